@@ -1,0 +1,156 @@
+"""The `healthscore` command: thin wrappers that call the engine and format its answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from healthscore.cli._demo import run_demo
+from healthscore.cli._render import render_ingest, render_issues, render_summary
+from healthscore.compute import AssignmentError, SourceError, connect
+from healthscore.compute._ingest import IngestError, ingest_files
+from healthscore.engine import Engine
+from healthscore.spec import Scorecard, ScorecardError, load_scorecard
+
+app = typer.Typer(help="Customer health scores as versioned, backtested, explainable code.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+console = Console()
+errors = Console(stderr=True)
+
+ScorecardOption = Annotated[Path, typer.Option("--scorecard", "-c", help="The scorecard YAML.")]
+WarehouseOption = Annotated[
+    str | None, typer.Option("--warehouse", "-w", help="Ibis URL; default: the scorecard's.")
+]
+EXIT_INVALID = 2
+
+
+def _load(path: Path) -> Engine:
+    try:
+        return Engine(load_scorecard(path))
+    except ScorecardError as error:
+        render_issues(errors, error.issues)
+        errors.print(f"{len(error.issues)} problem(s) found.", style="bold red")
+        raise typer.Exit(EXIT_INVALID) from None
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Option(help="Where to write the data and warehouse.")] = Path(
+        "healthscore-demo"
+    ),
+    accounts: Annotated[int, typer.Option(help="How many accounts to generate.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generator.")] = 7,
+) -> None:
+    """Generate realistic data into DuckDB, score every account, and summarize."""
+    run_demo(console, directory, accounts, seed)
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="Folder for the example.")]) -> None:
+    """Write an example scorecard, every section explained in comments."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "scorecard.yaml"
+    if target.exists():
+        errors.print(f"{target} exists already; not overwriting it.", style="red")
+        raise typer.Exit(1)
+    example = resources.files("healthscore.examples").joinpath("saas.yaml").read_text("utf-8")
+    target.write_text(example, encoding="utf-8")
+    console.print(f"Wrote {target}. Next: healthscore validate -c {target}")
+
+
+@app.command()
+def validate(
+    scorecard: ScorecardOption,
+    warehouse: WarehouseOption = None,
+    offline: Annotated[bool, typer.Option(help="Check the file only, not the data.")] = False,
+) -> None:
+    """Check a scorecard against the schema and the data it names; exit 2 on any error."""
+    engine = _load(scorecard)
+    if not offline:
+        if warehouse:
+            engine = Engine(engine.scorecard, warehouse)
+        issues = engine.check()
+        if issues:
+            render_issues(errors, issues)
+            errors.print(f"{len(issues)} problem(s) found.", style="bold red")
+            raise typer.Exit(EXIT_INVALID)
+    card = engine.scorecard
+    console.print(f"{scorecard}: OK — {card.name} {card.version} ({card.hash}), "
+                  f"{len([m for m in card.metrics if not m.name.startswith('_')])} metrics, "
+                  f"{len(card.measures)} measures, {len(card.variants)} variant(s).")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the scorecard format (for editor completion)."""
+    console.print_json(json.dumps(Scorecard.model_json_schema()))
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="CSV or Parquet files.")],
+    table: Annotated[str, typer.Option("--table", "-t", help="The contract table.")],
+    warehouse: Annotated[Path, typer.Option(help="The DuckDB warehouse file.")] = Path(
+        "healthscore.duckdb"
+    ),
+) -> None:
+    """Load files into the warehouse; bad rows go to healthscore_rejects with a reason."""
+    con = connect(f"duckdb://{warehouse}")
+    try:
+        summary = ingest_files(con.con, table, files)  # type: ignore[attr-defined]
+    except IngestError as error:
+        errors.print(str(error), style="red", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    render_ingest(console, summary)
+
+
+@app.command()
+def score(
+    scorecard: ScorecardOption,
+    as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default: today.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write scores to .parquet or .csv.")] = None,
+    warehouse: WarehouseOption = None,
+    save: Annotated[bool, typer.Option(help="Append to the warehouse's score history.")] = True,
+) -> None:
+    """Score every account as of a date."""
+    engine = _load(scorecard)
+    if warehouse:
+        engine = Engine(engine.scorecard, warehouse)
+    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    try:
+        with console.status(f"Scoring as of {day}..."):
+            scores = engine.score(as_of=day)
+    except (AssignmentError, SourceError) as error:
+        errors.print(str(error), style="red", markup=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    if save:
+        engine.save(scores)
+    if out is not None:
+        write_frame(scores, out)
+        console.print(f"Wrote {len(scores):,} scores to {out}")
+    render_summary(console, engine.scorecard, scores)
+
+
+def write_frame(scores: object, out: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(scores)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".parquet":
+        frame.to_parquet(out, index=False)
+    elif out.suffix.lower() == ".csv":
+        frame = frame.assign(reasons=[json.dumps(r) for r in frame["reasons"]])
+        frame.to_csv(out, index=False)
+    else:
+        errors.print(f"--out must end in .parquet or .csv. Got '{out.name}'.", style="red")
+        raise typer.Exit(EXIT_INVALID)
+
+
+if __name__ == "__main__":
+    app()

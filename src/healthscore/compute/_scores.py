@@ -1,0 +1,141 @@
+"""Turn an executed metric frame into the score frame, calling the pure core."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from healthscore.compute._metrics import (
+    SEGMENT,
+    STAGE,
+    condition_column,
+    default_condition,
+    gate_column,
+)
+from healthscore.compute._reason_sources import reason_source
+from healthscore.core import apply_gates, assign_tiers, build_reasons, normalize, score_variant
+from healthscore.core._reasons import Reason
+from healthscore.spec._resolved import (
+    ConditionSpec,
+    LogZNormalizer,
+    PercentileNormalizer,
+    ResolvedScorecard,
+)
+
+
+class AssignmentError(ValueError):
+    """Some accounts match no segment (or stage), or more than one."""
+
+
+def assign(frame: pd.DataFrame, section: str, conditions: Sequence[ConditionSpec]) -> NDArray[Any]:
+    """The one segment (or stage) of each row; raises AssignmentError naming the accounts."""
+    named = [c for c in conditions if c.when is not None]
+    default = default_condition(conditions)
+    rows = len(frame)
+    if not named:
+        return np.full(rows, default or "default", dtype=object)
+    matches = np.column_stack(
+        [frame[condition_column(section, c.name)].to_numpy(dtype=bool) for c in named]
+    )
+    count = matches.sum(axis=1)
+    problems = []
+    overlap = count > 1
+    if overlap.any():
+        problems.append(
+            f"{int(overlap.sum())} account(s) match more than one {section} "
+            f"(e.g. {_examples(frame, overlap)}); make the 'when' conditions exclusive"
+        )
+    unassigned = count == 0
+    if unassigned.any() and default is None:
+        problems.append(
+            f"{int(unassigned.sum())} account(s) match no {section} "
+            f"(e.g. {_examples(frame, unassigned)}); add a {section} without 'when' as default"
+        )
+    if problems:
+        raise AssignmentError("; ".join(problems))
+    names = np.array([c.name for c in named], dtype=object)
+    chosen = names[np.argmax(matches, axis=1)]
+    return np.where(unassigned, default, chosen)
+
+
+def _examples(frame: pd.DataFrame, mask: NDArray[np.bool_]) -> str:
+    return ", ".join(str(account) for account in frame.loc[mask, "account_id"].head(3))
+
+
+def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFrame:
+    """Scores, tiers, confidence, reasons and sub-scores for every row of a metric frame."""
+    frame = frame.reset_index(drop=True)
+    rows = len(frame)
+    segment = assign(frame, "segment", scorecard.segments)
+    stage = assign(frame, "stage", scorecard.stages)
+    as_of_codes = pd.factorize(frame["as_of"])[0].astype(np.int64)
+    segment_codes = pd.factorize(pd.Series(segment).astype(str) + "|" + frame["as_of"].astype(str))[
+        0
+    ].astype(np.int64)
+
+    score = np.full(rows, 50.0)
+    confidence = np.zeros(rows)
+    columns: dict[str, NDArray[np.float64]] = {}
+    reasons: list[list[Reason]] = [[] for _ in range(rows)]
+    normalized: dict[tuple[str, Any], NDArray[np.float64]] = {}
+    for (segment_name, stage_name), variant in scorecard.variants.items():
+        mask = (segment == segment_name) & (stage == stage_name)
+        if not mask.any():
+            continue
+        subs = {}
+        for measure in variant.measures:
+            key = (measure.metric, measure.normalizer)
+            if key not in normalized:
+                within = isinstance(measure.normalizer, PercentileNormalizer | LogZNormalizer) and (
+                    measure.normalizer.within_segment
+                )
+                peers = segment_codes if within else as_of_codes
+                values = frame[measure.metric].to_numpy(dtype=np.float64)
+                normalized[key] = normalize(measure.normalizer, values, peers)
+            subs[measure.code] = normalized[key][mask]
+        result = score_variant(variant, subs, int(mask.sum()))
+        score[mask] = result.score
+        confidence[mask] = result.confidence
+        for code, values in result.measures.items():
+            columns.setdefault(f"measure.{code}", np.full(rows, np.nan))[mask] = values
+        for name, values in result.groups.items():
+            columns.setdefault(f"group.{name}", np.full(rows, np.nan))[mask] = values
+        part = frame[mask]
+        sources = [reason_source(scorecard, measure, part) for measure in variant.measures]
+        variant_reasons = build_reasons(
+            int(mask.sum()), sources, result.impacts, {}, {}, {},
+            scorecard.max_drags, scorecard.max_lifts,
+        )
+        for row, items in zip(np.flatnonzero(mask), variant_reasons, strict=True):
+            reasons[row] = items
+
+    fired = {g.name: frame[gate_column(g.name)].to_numpy(dtype=bool) for g in scorecard.gates}
+    gated = apply_gates(score, scorecard.gates, fired)
+    gate_reasons = build_reasons(
+        rows, [], {}, {g.name: g.reason for g in scorecard.gates}, gated.impacts, fired, 0, 0
+    )
+    final = np.round(gated.score, 2)
+    out = pd.DataFrame(
+        {
+            "account_id": frame["account_id"],
+            "as_of": pd.to_datetime(frame["as_of"]).dt.date,
+            "score": final,
+            "tier": assign_tiers(final, scorecard.tiers),
+            "confidence": np.round(confidence, 4),
+            "reasons": [g + r for g, r in zip(gate_reasons, reasons, strict=True)],
+            "segment": segment,
+            "stage": stage,
+            "scorecard_name": scorecard.name,
+            "scorecard_version": scorecard.version,
+            "scorecard_hash": scorecard.hash,
+        }
+    )
+    sub_scores = pd.DataFrame({name: np.round(values, 2) for name, values in sorted(columns.items())})
+    return pd.concat([out, sub_scores], axis=1)
+
+
+__all__ = ["SEGMENT", "STAGE", "AssignmentError", "score_frame"]

@@ -1,0 +1,20 @@
+"""Pure scoring logic on arrays: normalizers, weighting, gates, tiers, reason codes.
+
+Nothing here reads or writes data, and nothing imports Ibis, pandas or a web framework.
+"""
+
+from healthscore.core._normalize import NEUTRAL, normalize
+from healthscore.core._reasons import Reason, ReasonSource, build_reasons
+from healthscore.core._scoring import VariantScores, apply_gates, assign_tiers, score_variant
+
+__all__ = [
+    "NEUTRAL",
+    "Reason",
+    "ReasonSource",
+    "VariantScores",
+    "apply_gates",
+    "assign_tiers",
+    "build_reasons",
+    "normalize",
+    "score_variant",
+]

@@ -1,0 +1,5 @@
+"""Score history in the warehouse."""
+
+from healthscore.store._scores import SCORES_TABLE, read_scores, write_scores
+
+__all__ = ["SCORES_TABLE", "read_scores", "write_scores"]
