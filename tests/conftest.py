@@ -21,51 +21,79 @@ def toy_frames(seed: int = 1, accounts: int = 60, events: int = 6000) -> dict[st
     rng = np.random.default_rng(seed)
     ids = [f"a{i:03d}" for i in range(accounts)]
     start = pd.Timestamp("2026-01-01")
-    frame = pd.DataFrame({
-        "account_id": ids,
-        "name": [f"Company {i}" for i in range(accounts)],
-        "segment": rng.choice(["smb", "mid_market", "enterprise"], accounts),
-        "created_at": pd.Timestamp("2025-01-01")
-        + pd.to_timedelta(rng.integers(0, 500, accounts), unit="D"),
-        "seats": rng.integers(3, 50, accounts).astype("int64"),
-        "renewal_date": (pd.Timestamp("2026-09-01")
-                         + pd.to_timedelta(rng.integers(0, 300, accounts), unit="D")).date,
-    })
-    event_frame = pd.DataFrame({
-        "event_id": np.arange(events, dtype="int64"),
-        "account_id": rng.choice(ids, events),
-        "user_id": [f"u{x}" for x in rng.integers(0, 300, events)],
-        "ts": start + pd.to_timedelta(rng.integers(0, 180 * 86400, events), unit="s"),
-        "type": rng.choice(["login", "login", "feature_used", "report_created",
-                            "integration_connected", "invite_sent"], events),
-        "value": rng.integers(1, 5, events).astype("float64"),
-    })
-    invoices = pd.DataFrame({
-        "invoice_id": np.arange(400, dtype="int64"),
-        "account_id": rng.choice(ids, 400),
-        "ts": start + pd.to_timedelta(rng.integers(0, 180 * 86400, 400), unit="s"),
-        "amount": rng.integers(50, 500, 400).astype("float64"),
-        "status": rng.choice(["paid", "failed"], 400, p=[0.85, 0.15]),
-    })
+    frame = pd.DataFrame(
+        {
+            "account_id": ids,
+            "name": [f"Company {i}" for i in range(accounts)],
+            "segment": rng.choice(["smb", "mid_market", "enterprise"], accounts),
+            "created_at": pd.Timestamp("2025-01-01")
+            + pd.to_timedelta(rng.integers(0, 500, accounts), unit="D"),
+            "seats": rng.integers(3, 50, accounts).astype("int64"),
+            "renewal_date": (
+                pd.Timestamp("2026-09-01")
+                + pd.to_timedelta(rng.integers(0, 300, accounts), unit="D")
+            ).date,
+        }
+    )
+    event_frame = pd.DataFrame(
+        {
+            "event_id": np.arange(events, dtype="int64"),
+            "account_id": rng.choice(ids, events),
+            "user_id": [f"u{x}" for x in rng.integers(0, 300, events)],
+            "ts": start + pd.to_timedelta(rng.integers(0, 180 * 86400, events), unit="s"),
+            "type": rng.choice(
+                [
+                    "login",
+                    "login",
+                    "feature_used",
+                    "report_created",
+                    "integration_connected",
+                    "invite_sent",
+                ],
+                events,
+            ),
+            "value": rng.integers(1, 5, events).astype("float64"),
+        }
+    )
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": np.arange(400, dtype="int64"),
+            "account_id": rng.choice(ids, 400),
+            "ts": start + pd.to_timedelta(rng.integers(0, 180 * 86400, 400), unit="s"),
+            "amount": rng.integers(50, 500, 400).astype("float64"),
+            "status": rng.choice(["paid", "failed"], 400, p=[0.85, 0.15]),
+        }
+    )
     opened = start + pd.to_timedelta(rng.integers(0, 180 * 86400, 150), unit="s")
-    tickets = pd.DataFrame({
-        "ticket_id": np.arange(150, dtype="int64"),
-        "account_id": rng.choice(ids, 150),
-        "opened_at": opened,
-        "closed_at": [o + pd.Timedelta(days=3) if keep else pd.NaT
-                      for o, keep in zip(opened, rng.random(150) < 0.7, strict=True)],
-        "priority": rng.choice(["low", "normal", "high", "urgent"], 150),
-        "csat": rng.choice([1.0, 3.0, 5.0, np.nan], 150),
-    })
-    surveys = pd.DataFrame({
-        "survey_id": np.arange(80, dtype="int64"),
-        "account_id": rng.choice(ids, 80),
-        "ts": start + pd.to_timedelta(rng.integers(0, 180 * 86400, 80), unit="s"),
-        "kind": "nps",
-        "score": rng.integers(0, 11, 80).astype("float64"),
-    })
-    return {"accounts": frame, "events": event_frame, "invoices": invoices,
-            "tickets": tickets, "surveys": surveys}
+    tickets = pd.DataFrame(
+        {
+            "ticket_id": np.arange(150, dtype="int64"),
+            "account_id": rng.choice(ids, 150),
+            "opened_at": opened,
+            "closed_at": [
+                o + pd.Timedelta(days=3) if keep else pd.NaT
+                for o, keep in zip(opened, rng.random(150) < 0.7, strict=True)
+            ],
+            "priority": rng.choice(["low", "normal", "high", "urgent"], 150),
+            "csat": rng.choice([1.0, 3.0, 5.0, np.nan], 150),
+        }
+    )
+    surveys = pd.DataFrame(
+        {
+            "survey_id": np.arange(80, dtype="int64"),
+            "account_id": rng.choice(ids, 80),
+            "ts": start + pd.to_timedelta(rng.integers(0, 180 * 86400, 80), unit="s"),
+            "kind": "nps",
+            "score": rng.integers(0, 11, 80).astype("float64"),
+        }
+    )
+    return {
+        "accounts": frame,
+        "events": event_frame,
+        "invoices": invoices,
+        "tickets": tickets,
+        "surveys": surveys,
+    }
 
 
 def duckdb_with(frames: dict[str, pd.DataFrame]) -> BaseBackend:

@@ -33,7 +33,7 @@ def test_injection_strings_are_invalid_expressions(text: str) -> None:
 def test_quoted_sql_stays_a_literal_value() -> None:
     # The text is one string value compared with a column: it is bound, never spliced.
     table = ibis.table({"type": "string"}, name="events")
-    expr = parse_expression("type == \"x'; DROP TABLE events; --\"")
+    expr = parse_expression('type == "x\'; DROP TABLE events; --"')
     compiled = compile_expr(expr, lambda name: table[name], ibis.literal(dt.datetime(2026, 1, 1)))
     con = ibis.duckdb.connect()
     events = con.create_table("events", {"type": ["x'; DROP TABLE events; --", "login"]})

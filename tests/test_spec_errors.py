@@ -58,13 +58,17 @@ def test_every_error_is_reported_at_once_with_lines() -> None:
 
 
 def test_semantic_errors_are_all_reported() -> None:
-    text = (BASE.replace("table: events, where", "table: orders, where")
-            .replace("metric: users_30d", "metric: active_30d"))
+    text = BASE.replace("table: events, where", "table: orders, where").replace(
+        "metric: users_30d", "metric: active_30d"
+    )
     text += "tiers:\n  - {name: green, min: 40}\n  - {name: red, min: 70}\n"
     issues = issues_of(text)
     objects = {issue.object for issue in issues}
-    assert {"metrics.logins_30d.table", "groups.usage.measures.users.metric",
-            "tiers.1.min"} <= objects
+    assert {
+        "metrics.logins_30d.table",
+        "groups.usage.measures.users.metric",
+        "tiers.1.min",
+    } <= objects
     tier = next(i for i in issues if i.object == "tiers.1.min")
     assert tier.line == 17
     unknown = next(i for i in issues if i.object == "groups.usage.measures.users.metric")
@@ -76,12 +80,18 @@ def test_semantic_errors_are_all_reported() -> None:
     [
         (("weight: 1", "weight: 0"), "groups", "not all zero"),
         (("good: 5}", "good: 5, weight: 0}"), "groups.usage.measures", "not all zero"),
-        (("bad: 0, good: 20", "bad: 5, good: 5"), "groups.usage.measures.logins.good",
-         "different from 'bad'"),
+        (
+            ("bad: 0, good: 20", "bad: 5, good: 5"),
+            "groups.usage.measures.logins.good",
+            "different from 'bad'",
+        ),
         (("window: 30d}", "window: 30 days}"), "metrics.logins_30d.window", "window"),
         (("kind: count", "kind: median"), "metrics.logins_30d", "'kind' among"),
-        (("where: \"type == 'login'\"", "where: \"type === 'login'\""), "metrics.logins_30d.where",
-         "valid expression"),
+        (
+            ("where: \"type == 'login'\"", "where: \"type === 'login'\""),
+            "metrics.logins_30d.where",
+            "valid expression",
+        ),
     ],
 )
 def test_named_errors(change: tuple[str, str], object_: str, expected: str) -> None:
@@ -91,8 +101,10 @@ def test_named_errors(change: tuple[str, str], object_: str, expected: str) -> N
 
 
 def test_tiers_must_not_overlap_and_must_reach_zero() -> None:
-    overlap = issues_of(BASE + "tiers:\n  - {name: green, min: 70}\n  - {name: yellow, min: 70}\n"
-                        "  - {name: red, min: 0}\n")
+    overlap = issues_of(
+        BASE + "tiers:\n  - {name: green, min: 70}\n  - {name: yellow, min: 70}\n"
+        "  - {name: red, min: 0}\n"
+    )
     assert [i.object for i in overlap] == ["tiers.1.min"]
     gap = issues_of(BASE + "tiers:\n  - {name: green, min: 70}\n  - {name: red, min: 10}\n")
     assert [i.object for i in gap] == ["tiers.1.min"]
@@ -100,7 +112,7 @@ def test_tiers_must_not_overlap_and_must_reach_zero() -> None:
 
 
 def test_gates_need_exactly_one_of_cap_or_floor() -> None:
-    issues = issues_of(BASE + "gates:\n  g: {when: \"logins_30d > 1\", reason: r}\n")
+    issues = issues_of(BASE + 'gates:\n  g: {when: "logins_30d > 1", reason: r}\n')
     assert [(i.object, i.found) for i in issues] == [("gates.g", "neither")]
 
 
@@ -115,11 +127,15 @@ def test_reason_templates_only_use_known_fields() -> None:
 
 
 def test_change_needs_a_windowed_aggregate() -> None:
-    text = BASE.replace("metrics:\n", "metrics:\n  trend: {kind: change, metric: users_total}\n"
-                        "  users_total: {kind: distinct, table: events, column: user_id}\n")
+    text = BASE.replace(
+        "metrics:\n",
+        "metrics:\n  trend: {kind: change, metric: users_total}\n"
+        "  users_total: {kind: distinct, table: events, column: user_id}\n",
+    )
     issues = issues_of(text)
     assert [(i.object, i.found) for i in issues] == [
-        ("metrics.trend.metric", "'users_total' with no window")]
+        ("metrics.trend.metric", "'users_total' with no window")
+    ]
 
 
 def test_yaml_syntax_error_has_a_line() -> None:
@@ -134,7 +150,9 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_hash_ignores_comments_and_formatting() -> None:
     first = load_scorecard_text(BASE)
-    second = load_scorecard_text("# a comment\n" + BASE.replace("bad: 0, good: 20", "bad: 0,  good: 20"))
+    second = load_scorecard_text(
+        "# a comment\n" + BASE.replace("bad: 0, good: 20", "bad: 0,  good: 20")
+    )
     changed = load_scorecard_text(BASE.replace("good: 20", "good: 25"))
     assert first.hash == second.hash != changed.hash
 
@@ -142,5 +160,6 @@ def test_hash_ignores_comments_and_formatting() -> None:
 def test_json_schema_has_every_section() -> None:
     schema = Scorecard.model_json_schema()
     assert {"sources", "metrics", "groups", "gates", "tiers", "segments", "stages"} <= set(
-        schema["properties"])
+        schema["properties"]
+    )
     assert "LinearMeasure" in json.dumps(schema)

@@ -62,7 +62,7 @@ class Engine:
         """
         dates = [to_date(as_of)] if isinstance(as_of, DateLike) else [to_date(d) for d in as_of]
         table = metric_table(self.scorecard, self.sources, dates, accounts)
-        frame = table.to_pandas()
+        frame: pd.DataFrame = table.to_pandas()
         return frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
 
     def score(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from healthscore.cli._render import render_summary
 from healthscore.compute._contract import CONTRACTS
@@ -17,8 +17,13 @@ from healthscore.engine import Engine
 
 
 def _progress(console: Console) -> Progress:
-    return Progress(TextColumn("{task.description:<28}"), BarColumn(), TextColumn(
-        "{task.completed}/{task.total}"), TimeElapsedColumn(), console=console)
+    return Progress(
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def load_parquet_tables(warehouse: Path, files: dict[str, Path], progress: Progress) -> None:
@@ -42,7 +47,7 @@ def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> Non
     example = resources.files("healthscore.examples").joinpath("saas.yaml").read_text("utf-8")
     scorecard.write_text(example, encoding="utf-8")
     with _progress(console) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def report(step: str, done: int, total: int) -> None:
             if step not in tasks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 from rich.console import Console
@@ -18,11 +19,13 @@ def render_issues(console: Console, issues: Sequence[Issue]) -> None:
         console.print(str(issue), style=style, markup=False, highlight=False, soft_wrap=True)
 
 
-def render_summary(console: Console, scorecard: ResolvedScorecard, scores: pd.DataFrame,
-                   lowest: int = 10) -> None:
+def render_summary(
+    console: Console, scorecard: ResolvedScorecard, scores: pd.DataFrame, lowest: int = 10
+) -> None:
     counts = scores["tier"].value_counts()
-    tiers = Table(title=f"{scorecard.name} {scorecard.version} ({scorecard.hash}) — "
-                        f"{len(scores):,} accounts")
+    tiers = Table(
+        title=f"{scorecard.name} {scorecard.version} ({scorecard.hash}) — {len(scores):,} accounts"
+    )
     tiers.add_column("tier")
     tiers.add_column("accounts", justify="right")
     tiers.add_column("share", justify="right")
@@ -36,10 +39,16 @@ def render_summary(console: Console, scorecard: ResolvedScorecard, scores: pd.Da
         table.add_column(column, overflow="fold")
     colors = {tier.name: tier.color for tier in scorecard.tiers}
     for row in scores.nsmallest(lowest, "score").itertuples():
-        reasons = "\n".join(f"{r['impact']:+.1f} {r['text']}" for r in list(row.reasons)[:3])
-        table.add_row(str(row.account_id), f"{row.score:.1f}",
-                      f"[{colors.get(str(row.tier), 'white')}]{row.tier}[/]",
-                      f"{row.confidence:.0%}", f"{row.segment} / {row.stage}", reasons)
+        top: list[Any] = list(row.reasons)[:3]  # type: ignore[arg-type]
+        reasons = "\n".join(f"{r['impact']:+.1f} {r['text']}" for r in top)
+        table.add_row(
+            str(row.account_id),
+            f"{row.score:.1f}",
+            f"[{colors.get(str(row.tier), 'white')}]{row.tier}[/]",
+            f"{row.confidence:.0%}",
+            f"{row.segment} / {row.stage}",
+            reasons,
+        )
     console.print(table)
 
 

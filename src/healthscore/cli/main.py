@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -18,8 +19,11 @@ from healthscore.compute._ingest import IngestError, ingest_files
 from healthscore.engine import Engine
 from healthscore.spec import Scorecard, ScorecardError, load_scorecard
 
-app = typer.Typer(help="Customer health scores as versioned, backtested, explainable code.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Customer health scores as versioned, backtested, explainable code.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 console = Console()
 errors = Console(stderr=True)
 
@@ -81,9 +85,11 @@ def validate(
             errors.print(f"{len(issues)} problem(s) found.", style="bold red")
             raise typer.Exit(EXIT_INVALID)
     card = engine.scorecard
-    console.print(f"{scorecard}: OK — {card.name} {card.version} ({card.hash}), "
-                  f"{len([m for m in card.metrics if not m.name.startswith('_')])} metrics, "
-                  f"{len(card.measures)} measures, {len(card.variants)} variant(s).")
+    console.print(
+        f"{scorecard}: OK — {card.name} {card.version} ({card.hash}), "
+        f"{len([m for m in card.metrics if not m.name.startswith('_')])} metrics, "
+        f"{len(card.measures)} measures, {len(card.variants)} variant(s)."
+    )
 
 
 @app.command()
@@ -103,7 +109,7 @@ def ingest(
     """Load files into the warehouse; bad rows go to healthscore_rejects with a reason."""
     con = connect(f"duckdb://{warehouse}")
     try:
-        summary = ingest_files(con.con, table, files)  # type: ignore[attr-defined]
+        summary = ingest_files(con.con, table, files)
     except IngestError as error:
         errors.print(str(error), style="red", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
@@ -137,10 +143,8 @@ def score(
     render_summary(console, engine.scorecard, scores)
 
 
-def write_frame(scores: object, out: Path) -> None:
-    import pandas as pd
-
-    frame = pd.DataFrame(scores)
+def write_frame(frame: pd.DataFrame, out: Path) -> None:
+    """Scores as Parquet (reasons nested) or CSV (reasons as JSON text)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":
         frame.to_parquet(out, index=False)

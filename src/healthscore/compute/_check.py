@@ -30,8 +30,15 @@ def check_data(scorecard: ResolvedScorecard, sources: Sources) -> list[Issue]:
     issues: list[Issue] = []
 
     def report(location: tuple[str | int, ...], expected: str, found: str) -> None:
-        issues.append(Issue(scorecard.file, scorecard.line_of(*location),
-                            ".".join(str(p) for p in location), expected, found))
+        issues.append(
+            Issue(
+                scorecard.file,
+                scorecard.line_of(*location),
+                ".".join(str(p) for p in location),
+                expected,
+                found,
+            )
+        )
 
     tables: dict[str, ir.Table] = {}
     for name in scorecard.sources:
@@ -42,24 +49,31 @@ def check_data(scorecard: ResolvedScorecard, sources: Sources) -> list[Issue]:
             continue
         missing = [c for c in CONTRACTS[name].required if c not in table.columns]
         if missing:
-            report(("sources", name), f"the contract column(s) {', '.join(missing)} "
-                   "(map yours with 'columns:')", f"columns {', '.join(table.columns)}")
+            report(
+                ("sources", name),
+                f"the contract column(s) {', '.join(missing)} (map yours with 'columns:')",
+                f"columns {', '.join(table.columns)}",
+            )
             continue
         tables[name] = table
     accounts = tables.get("accounts")
     account_fields = set(accounts.columns) if accounts is not None else set()
     metric_names = {metric.name for metric in scorecard.metrics}
     for clash in sorted(metric_names & account_fields):
-        report(("metrics", clash), "a metric name that is not also an account column",
-               f"'{clash}', a column of accounts")
+        report(
+            ("metrics", clash),
+            "a metric name that is not also an account column",
+            f"'{clash}', a column of accounts",
+        )
     for problem in _metric_problems(scorecard, tables, metric_names | account_fields):
         report(*problem)
     known = metric_names | account_fields
     for section, conditions in (("segments", scorecard.segments), ("stages", scorecard.stages)):
         for condition in conditions:
             if condition.when is not None:
-                for problem in _unknown_names(condition.when, known, (section, condition.name,
-                                                                      "when")):
+                for problem in _unknown_names(
+                    condition.when, known, (section, condition.name, "when")
+                ):
                     report(*problem)
     for gate in scorecard.gates:
         for problem in _unknown_names(gate.when, known, ("gates", gate.name, "when")):
@@ -88,16 +102,29 @@ def _metric_problems(
                 continue
             column = spec.column if isinstance(spec, AggregateSpec) else None
             if column is not None and column not in table.columns:
-                yield ((*where, "column"), f"a column of {spec.table} ({', '.join(table.columns)})",
-                       f"'{column}'")
-            elif (isinstance(spec, AggregateSpec) and column is not None
-                  and spec.kind in NUMERIC_AGGREGATES and not table[column].type().is_numeric()):
-                yield ((*where, "column"), f"a numeric column to {spec.kind}",
-                       f"'{column}' of type {table[column].type()}")
+                yield (
+                    (*where, "column"),
+                    f"a column of {spec.table} ({', '.join(table.columns)})",
+                    f"'{column}'",
+                )
+            elif (
+                isinstance(spec, AggregateSpec)
+                and column is not None
+                and spec.kind in NUMERIC_AGGREGATES
+                and not table[column].type().is_numeric()
+            ):
+                yield (
+                    (*where, "column"),
+                    f"a numeric column to {spec.kind}",
+                    f"'{column}' of type {table[column].type()}",
+                )
             time = CONTRACTS[spec.table].time
             if time and time in table.columns and not table[time].type().is_temporal():
-                yield ((*where, "table"), f"'{time}' of {spec.table} as a date or timestamp",
-                       f"type {table[time].type()}")
+                yield (
+                    (*where, "table"),
+                    f"'{time}' of {spec.table} as a date or timestamp",
+                    f"type {table[time].type()}",
+                )
             if spec.where is not None:
                 yield from _where_problems(spec.where, table, (*where, "where"))
         elif isinstance(spec, ExprSpec):
@@ -109,11 +136,16 @@ def _metric_problems(
 def _where_problems(expr: Expr, table: ir.Table, where: tuple[str | int, ...]) -> Iterator[Problem]:
     unknown = sorted(names_in(expr) - set(table.columns))
     if unknown:
-        yield (where, f"columns of the table ({', '.join(table.columns)})",
-               f"unknown name(s) {', '.join(unknown)}")
+        yield (
+            where,
+            f"columns of the table ({', '.join(table.columns)})",
+            f"unknown name(s) {', '.join(unknown)}",
+        )
         return
     try:
-        compiled = compile_expr(expr, lambda n: table[n], ibis.literal(as_timestamp(dt.date.today())))
+        compiled = compile_expr(
+            expr, lambda n: table[n], ibis.literal(as_timestamp(dt.date.today()))
+        )
         if not compiled.type().is_boolean():
             yield where, "a condition (true or false)", f"a value of type {compiled.type()}"
     except Exception as error:  # Ibis reports type mismatches at build time

@@ -106,7 +106,10 @@ def _exists(cursor: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 
 def _ingest_one(
-    cursor: duckdb.DuckDBPyConnection, table: str, path: Path, now: dt.datetime,
+    cursor: duckdb.DuckDBPyConnection,
+    table: str,
+    path: Path,
+    now: dt.datetime,
     summary: IngestSummary,
 ) -> None:
     contract = CONTRACTS[table]
@@ -140,17 +143,20 @@ def _ingest_one(
         f"CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (ingested_at TIMESTAMP, "
         '"table" VARCHAR, file VARCHAR, "row" BIGINT, reason VARCHAR, data VARCHAR)'
     )
+    packed = ", ".join(f"{_quote(c)} := {_quote(c)}" for c in columns)
     cursor.execute(
         f"INSERT INTO {REJECTS_TABLE} SELECT ?, ?, ?, _row, _reason, "
-        f"to_json(struct_pack({', '.join(f'{_quote(c)} := {_quote(c)}' for c in columns)}))::VARCHAR "
+        f"to_json(struct_pack({packed}))::VARCHAR "
         f"FROM _staged WHERE _reason IS NOT NULL",
         [now, table, str(path)],
     )
     good = "SELECT * EXCLUDE (_row, _reason) FROM _staged WHERE _reason IS NULL"
     if id_column in columns:
         # Keep the first row of each id within the file.
-        good = (f"SELECT * EXCLUDE (_row, _reason) FROM _staged WHERE _reason IS NULL "
-                f"QUALIFY row_number() OVER (PARTITION BY {_quote(id_column)} ORDER BY _row) = 1")
+        good = (
+            f"SELECT * EXCLUDE (_row, _reason) FROM _staged WHERE _reason IS NULL "
+            f"QUALIFY row_number() OVER (PARTITION BY {_quote(id_column)} ORDER BY _row) = 1"
+        )
     if not _exists(cursor, table):
         cursor.execute(f"CREATE TABLE {_quote(table)} AS {good} LIMIT 0")
     cursor.execute(f"CREATE OR REPLACE TEMP TABLE _good AS {good}")
@@ -182,22 +188,37 @@ def _typed(column: str, temporal: Sequence[str], numeric: Sequence[str]) -> str:
 
 
 def _row_checks(
-    cursor: duckdb.DuckDBPyConnection, table: str, required: Sequence[str],
-    temporal: Sequence[str], columns: Sequence[str],
+    cursor: duckdb.DuckDBPyConnection,
+    table: str,
+    required: Sequence[str],
+    temporal: Sequence[str],
+    columns: Sequence[str],
 ) -> list[tuple[str, str]]:
-    checks = [(f"{_quote(c)} IS NULL OR trim(CAST({_quote(c)} AS VARCHAR)) = ''",
-               f"missing {c}") for c in required]
+    checks = [
+        (f"{_quote(c)} IS NULL OR trim(CAST({_quote(c)} AS VARCHAR)) = ''", f"missing {c}")
+        for c in required
+    ]
     for c in temporal:
         if c in columns:
-            checks.append((f"{_quote(c)} IS NOT NULL AND TRY_CAST({_quote(c)} AS TIMESTAMP) IS NULL",
-                           f"unparseable {c}"))
+            checks.append(
+                (
+                    f"{_quote(c)} IS NOT NULL AND TRY_CAST({_quote(c)} AS TIMESTAMP) IS NULL",
+                    f"unparseable {c}",
+                )
+            )
     time = CONTRACTS[table].time
-    if time in columns and table != "accounts":
-        checks.append((f"TRY_CAST({_quote(time)} AS TIMESTAMP) > ?::TIMESTAMP",
-                       f"{time} in the future"))
+    if time is not None and time in columns and table != "accounts":
+        checks.append(
+            (f"TRY_CAST({_quote(time)} AS TIMESTAMP) > ?::TIMESTAMP", f"{time} in the future")
+        )
     if table != "accounts" and "account_id" in columns and _exists(cursor, "accounts"):
-        checks.append(("CAST(account_id AS VARCHAR) NOT IN (SELECT CAST(account_id AS VARCHAR) "
-                       "FROM accounts)", "unknown account_id"))
+        checks.append(
+            (
+                "CAST(account_id AS VARCHAR) NOT IN (SELECT CAST(account_id AS VARCHAR) "
+                "FROM accounts)",
+                "unknown account_id",
+            )
+        )
     return checks
 
 

@@ -46,7 +46,9 @@ def reason_source(
             fields["percent"] = percent
             fields["abs_percent"] = np.abs(percent)
             fields["direction"] = np.where(percent < 0, "down", "up")
-            template = f"{{label}} {{direction}} {{abs_percent:.0f}}% against the previous {window} days"
+            template = (
+                f"{{label}} {{direction}} {{abs_percent:.0f}}% against the previous {window} days"
+            )
         case RateSpec(numerator=numerator, denominator=denominator):
             fields["numerator"] = frame[numerator].to_numpy(dtype=np.float64)
             fields["denominator"] = frame[denominator].to_numpy(dtype=np.float64)

@@ -58,8 +58,9 @@ def assign(frame: pd.DataFrame, section: str, conditions: Sequence[ConditionSpec
     if problems:
         raise AssignmentError("; ".join(problems))
     names = np.array([c.name for c in named], dtype=object)
-    chosen = names[np.argmax(matches, axis=1)]
-    return np.where(unassigned, default, chosen)
+    chosen: NDArray[Any] = names[np.argmax(matches, axis=1)]
+    result: NDArray[Any] = np.where(unassigned, str(default), chosen)
+    return result
 
 
 def _examples(frame: pd.DataFrame, mask: NDArray[np.bool_]) -> str:
@@ -107,8 +108,14 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
         part = frame[mask]
         sources = [reason_source(scorecard, measure, part) for measure in variant.measures]
         variant_reasons = build_reasons(
-            int(mask.sum()), sources, result.impacts, {}, {}, {},
-            scorecard.max_drags, scorecard.max_lifts,
+            int(mask.sum()),
+            sources,
+            result.impacts,
+            {},
+            {},
+            {},
+            scorecard.max_drags,
+            scorecard.max_lifts,
         )
         for row, items in zip(np.flatnonzero(mask), variant_reasons, strict=True):
             reasons[row] = items
@@ -134,7 +141,9 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
             "scorecard_hash": scorecard.hash,
         }
     )
-    sub_scores = pd.DataFrame({name: np.round(values, 2) for name, values in sorted(columns.items())})
+    sub_scores = pd.DataFrame(
+        {name: np.round(values, 2) for name, values in sorted(columns.items())}
+    )
     return pd.concat([out, sub_scores], axis=1)
 
 

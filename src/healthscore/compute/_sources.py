@@ -83,7 +83,7 @@ class Sources:
             raise SourceError(f"file '{path}' not found")
         suffix = path.suffix.lower()
         if suffix in (".parquet", ".pq"):
-            return con.read_parquet(str(path))  # type: ignore[attr-defined,no-any-return]
+            return con.read_parquet(str(path))
         if suffix in (".csv", ".tsv", ".txt") or path.name.endswith(".csv.gz"):
-            return con.read_csv(str(path))  # type: ignore[attr-defined,no-any-return]
+            return con.read_csv(str(path))
         raise SourceError(f"file '{path}' must be .parquet or .csv")

@@ -40,7 +40,9 @@ def normalize(normalizer: Normalizer, values: FloatArray, peers: NDArray[np.int6
             return np.clip(NEUTRAL + NEUTRAL * z / z_range, 0.0, 100.0)
 
 
-def _bands(values: FloatArray, thresholds: tuple[float, ...], scores: tuple[float, ...]) -> FloatArray:
+def _bands(
+    values: FloatArray, thresholds: tuple[float, ...], scores: tuple[float, ...]
+) -> FloatArray:
     # A value below the first band's `min` takes the first band's score.
     index = np.searchsorted(np.asarray(thresholds), values, side="right") - 1
     result = np.asarray(scores, dtype=np.float64)[np.clip(index, 0, len(scores) - 1)]

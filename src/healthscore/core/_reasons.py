@@ -77,10 +77,13 @@ def build_reasons(
     """Per row: fired gates, then the top drags (most negative first), then the top lifts."""
     result: list[list[Reason]] = [[] for _ in range(rows)]
     for name, fired in gates_fired.items():
-        for row in np.flatnonzero(fired):
+        for row in np.flatnonzero(fired).tolist():
             result[row].append(
-                Reason(code=f"gate.{name}", text=gate_texts[name],
-                       impact=round(float(gate_impacts[name][row]), 2))
+                Reason(
+                    code=f"gate.{name}",
+                    text=gate_texts[name],
+                    impact=round(float(gate_impacts[name][row]), 2),
+                )
             )
     if not sources:
         return result
@@ -89,21 +92,19 @@ def build_reasons(
     drags = order[:, :max_drags]
     lifts = order[:, ::-1][:, :max_lifts]
     for row in range(rows):
-        for column in drags[row]:
-            impact = matrix[row, column]
+        for column in drags[row].tolist():
+            impact = float(matrix[row, column])
             if impact <= -MIN_IMPACT:
                 result[row].append(_reason(sources[column], row, impact))
-        for column in lifts[row]:
-            impact = matrix[row, column]
+        for column in lifts[row].tolist():
+            impact = float(matrix[row, column])
             if impact >= MIN_IMPACT:
                 result[row].append(_reason(sources[column], row, impact))
     return result
 
 
 def _reason(source: ReasonSource, row: int, impact: float) -> Reason:
-    if not source.observed[row]:
-        suffix = "missing"
-    else:
-        suffix = "low" if impact < 0 else "high"
-    return Reason(code=f"{source.code}.{suffix}", text=_text(source, row),
-                  impact=round(float(impact), 2))
+    suffix = "missing" if not source.observed[row] else "low" if impact < 0 else "high"
+    return Reason(
+        code=f"{source.code}.{suffix}", text=_text(source, row), impact=round(float(impact), 2)
+    )

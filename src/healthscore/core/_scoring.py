@@ -32,7 +32,9 @@ class VariantScores:
     groups: dict[str, FloatArray] = field(default_factory=dict)
 
 
-def score_variant(variant: VariantSpec, sub_scores: Mapping[str, FloatArray], rows: int) -> VariantScores:
+def score_variant(
+    variant: VariantSpec, sub_scores: Mapping[str, FloatArray], rows: int
+) -> VariantScores:
     """Combine measure sub-scores (NaN = no data) into scores for `rows` accounts."""
     total_group_weight = sum(group.weight for group in variant.groups) or 1.0
     group_parts: list[tuple[float, FloatArray, FloatArray, dict[str, FloatArray]]] = []
@@ -66,11 +68,15 @@ def score_variant(variant: VariantSpec, sub_scores: Mapping[str, FloatArray], ro
         result.groups[group.name] = np.where(has_data, weighted_sum / safe, np.nan)
         shares = {code: weight / safe for code, weight in weights.items()}
         group_parts.append((group.weight, has_data.astype(np.float64), safe, shares))
-    present_group_weight = sum(weight * present for weight, present, _, _ in group_parts)
+    present_group_weight = np.zeros(rows)
+    for group_weight, present, _, _ in group_parts:
+        present_group_weight += group_weight * present
     safe_total = np.where(present_group_weight > 0, present_group_weight, 1.0)
     impact_total = np.zeros(rows)
-    for (weight, present, _, shares), group in zip(group_parts, variant.groups, strict=True):
-        group_share = weight * present / safe_total
+    for (group_weight, present, _, shares), group in zip(
+        group_parts, variant.groups, strict=True
+    ):
+        group_share = group_weight * present / safe_total
         for measure in group.measures:
             effective = group_share * shares[measure.code]
             sub = np.nan_to_num(result.measures[measure.code], nan=NEUTRAL)
@@ -89,7 +95,9 @@ class GateOutcome:
     fired: dict[str, BoolArray]
 
 
-def apply_gates(score: FloatArray, gates: Sequence[GateSpec], fired: Mapping[str, BoolArray]) -> GateOutcome:
+def apply_gates(
+    score: FloatArray, gates: Sequence[GateSpec], fired: Mapping[str, BoolArray]
+) -> GateOutcome:
     """Caps first, then floors; each fired gate's impact is how far it moved the score."""
     result = score.copy()
     impacts: dict[str, FloatArray] = {}

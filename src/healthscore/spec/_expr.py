@@ -38,7 +38,7 @@ class Name:
 
 
 @dataclass(frozen=True)
-class Literal_:
+class Const:
     value: Scalar
 
 
@@ -83,7 +83,7 @@ class Call:
     args: tuple[Expr, ...]
 
 
-Expr: TypeAlias = Name | Literal_ | ListOf | Binary | Negate | Not | Logic | Compare | Call
+Expr: TypeAlias = Name | Const | ListOf | Binary | Negate | Not | Logic | Compare | Call
 
 
 class ExpressionError(ValueError):
@@ -113,7 +113,7 @@ def parse_expression(text: str) -> Expr:
     """Parse `text` into an expression tree, or raise ExpressionError.
 
     >>> parse_expression("logins_30d >= 3")
-    Compare(op='>=', left=Name(name='logins_30d'), right=Literal_(value=3))
+    Compare(op='>=', left=Name(name='logins_30d'), right=Const(value=3))
     """
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("an expression must be non-empty text")
@@ -129,14 +129,14 @@ def parse_expression(text: str) -> Expr:
     return _convert(tree.body)
 
 
-def _convert(node: ast.expr) -> Expr:  # noqa: PLR0911 - one branch per node kind
+def _convert(node: ast.expr) -> Expr:
     match node:
         case ast.Name(id=name):
             return Name(name)
         case ast.Constant(value=value) if value is None or isinstance(
             value, bool | int | float | str
         ):
-            return Literal_(value)
+            return Const(value)
         case ast.UnaryOp(op=ast.USub(), operand=operand):
             return Negate(_convert(operand))
         case ast.UnaryOp(op=ast.UAdd(), operand=operand):
@@ -190,9 +190,9 @@ def _convert_call(function: str, args: list[ast.expr]) -> Expr:
 
 def _constant(node: ast.expr) -> Scalar:
     converted = _convert(node)
-    if isinstance(converted, Literal_):
+    if isinstance(converted, Const):
         return converted.value
-    if isinstance(converted, Negate) and isinstance(converted.operand, Literal_):
+    if isinstance(converted, Negate) and isinstance(converted.operand, Const):
         value = converted.operand.value
         if isinstance(value, int | float) and not isinstance(value, bool):
             return -value
@@ -204,7 +204,7 @@ def names_in(expr: Expr) -> frozenset[str]:
     match expr:
         case Name(name=name):
             return frozenset({name})
-        case Literal_() | ListOf():
+        case Const() | ListOf():
             return frozenset()
         case Binary(left=left, right=right) | Compare(left=left, right=right):
             return names_in(left) | names_in(right)

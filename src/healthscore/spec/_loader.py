@@ -67,9 +67,7 @@ def _build(node: yaml.Node, location: Location, lines: dict[Location, int]) -> A
             result[key] = _build(value_node, child, lines)
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(item, (*location, index), lines) for index, item in enumerate(node.value)
-        ]
+        return [_build(item, (*location, index), lines) for index, item in enumerate(node.value)]
     loader = yaml.SafeLoader("")
     try:
         return loader.construct_object(node, deep=True)

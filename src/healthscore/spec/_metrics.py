@@ -80,7 +80,11 @@ def resolve_metrics(card: m.Scorecard, report: Report) -> dict[str, MetricSpec]:
                     previous = shifted(base, base.window_days or 0, base.window_days or 0)
                     specs[previous.name] = previous
                     specs[name] = ChangeSpec(
-                        name, base.name, previous.name, metric.output, base.window_days or 0,
+                        name,
+                        base.name,
+                        previous.name,
+                        metric.output,
+                        base.window_days or 0,
                         metric.label or humanize(metric.metric),
                     )
                 else:
@@ -104,7 +108,9 @@ def shifted(base: m.AggregateMetric | AggregateSpec, window: int, offset: int) -
     )
 
 
-def baseline_ratio(base: AggregateSpec, baseline_days: int) -> tuple[AggregateSpec, BaselineRatioSpec]:
+def baseline_ratio(
+    base: AggregateSpec, baseline_days: int
+) -> tuple[AggregateSpec, BaselineRatioSpec]:
     window = base.window_days or 0
     history = shifted(base, baseline_days, window)
     ratio = BaselineRatioSpec(
@@ -163,9 +169,7 @@ def metric_dependencies(spec: MetricSpec) -> frozenset[str]:
             return names_in(expr)
 
 
-def order_metrics(
-    specs: dict[str, MetricSpec], report: Report
-) -> tuple[MetricSpec, ...]:
+def order_metrics(specs: dict[str, MetricSpec], report: Report) -> tuple[MetricSpec, ...]:
     """Dependencies first; names that are not metrics are account fields, checked on data."""
     ordered: list[MetricSpec] = []
     state: dict[str, str] = {}
@@ -174,7 +178,7 @@ def order_metrics(
         if state.get(name) == "done" or name not in specs:
             return
         if state.get(name) == "visiting":
-            cycle = " -> ".join((*chain[chain.index(name):], name))
+            cycle = " -> ".join((*chain[chain.index(name) :], name))
             report(("metrics", name), "metrics that do not depend on themselves", cycle)
             return
         state[name] = "visiting"

@@ -58,7 +58,8 @@ def window_days(text: str) -> int:
 
 class _Windowed(_Spec):
     window: str | None = Field(
-        default=None, description="How far back from as_of, e.g. '30d' or '12w'; none = all history."
+        default=None,
+        description="How far back from as_of, e.g. '30d' or '12w'; none = all history.",
     )
 
     @field_validator("window")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from healthscore.spec._schema_errors import schema_issues
 from healthscore.spec._templates import TEMPLATE_FIELDS, template_problems
 
 DEFAULT_VARIANT = "default"
-_MEASURE = TypeAdapter(m.Measure)
+_MEASURE: TypeAdapter[m.Measure] = TypeAdapter(m.Measure)
 
 
 class _Resolver:
@@ -83,9 +84,12 @@ class _Resolver:
         match measure:
             case m.BandsMeasure(bands=bands):
                 thresholds = [band.min for band in bands]
-                if any(b <= a for a, b in zip(thresholds, thresholds[1:], strict=False)):
-                    self.report((*where, "bands"), "bands in increasing order of 'min'",
-                                f"mins {thresholds}")
+                if any(b <= a for a, b in pairwise(thresholds)):
+                    self.report(
+                        (*where, "bands"),
+                        "bands in increasing order of 'min'",
+                        f"mins {thresholds}",
+                    )
                 normalizer = BandsNormalizer(tuple(thresholds), tuple(b.score for b in bands))
             case m.LinearMeasure(bad=bad, good=good):
                 if bad == good:
@@ -104,8 +108,9 @@ class _Resolver:
             case m.BaselineMeasure():
                 base = self.metrics.get(metric_name)
                 if not isinstance(base, AggregateSpec) or base.window_days is None:
-                    self.report((*where, "metric"), "a windowed aggregate metric",
-                                f"'{metric_name}'")
+                    self.report(
+                        (*where, "metric"), "a windowed aggregate metric", f"'{metric_name}'"
+                    )
                     return None
                 history, ratio = baseline_ratio(base, m.window_days(measure.baseline))
                 self.metrics.setdefault(history.name, history)
@@ -113,20 +118,26 @@ class _Resolver:
                 metric_name = ratio.name
                 normalizer = LinearNormalizer(measure.bad, measure.good)
                 if measure.bad == measure.good:
-                    self.report((*where, "good"), "'good' different from 'bad'",
-                                f"both {measure.bad}")
+                    self.report(
+                        (*where, "good"), "'good' different from 'bad'", f"both {measure.bad}"
+                    )
         if measure.reason is not None:
             problem = template_problems(measure.reason)
             if problem is not None:
                 fields = ", ".join(sorted(TEMPLATE_FIELDS))
-                self.report((*where, "reason"), f"a template using only {{field}}s among {fields}",
-                            problem)
+                self.report(
+                    (*where, "reason"), f"a template using only {{field}}s among {fields}", problem
+                )
         if measure.metric not in self.card.metrics:
             known = ", ".join(sorted(self.card.metrics))
-            self.report((*where, "metric"), f"a metric defined under 'metrics' ({known})",
-                        f"'{measure.metric}'")
-        label = self.card.metrics[measure.metric].label if measure.metric in self.card.metrics \
-            else None
+            self.report(
+                (*where, "metric"),
+                f"a metric defined under 'metrics' ({known})",
+                f"'{measure.metric}'",
+            )
+        label = (
+            self.card.metrics[measure.metric].label if measure.metric in self.card.metrics else None
+        )
         return MeasureSpec(
             name=name,
             group=group,
@@ -142,13 +153,13 @@ class _Resolver:
     def resolve_group(self, name: str, group: m.Group, where: Location) -> GroupSpec:
         measures = []
         for measure_name, measure in group.measures.items():
-            spec = self.resolve_measure(name, measure_name, measure, (*where, "measures",
-                                                                      measure_name))
+            spec = self.resolve_measure(
+                name, measure_name, measure, (*where, "measures", measure_name)
+            )
             if spec is not None:
                 measures.append(spec)
         if group.measures and all(measure.weight == 0 for measure in group.measures.values()):
-            self.report((*where, "measures"), "measure weights >= 0 and not all zero",
-                        "all zero")
+            self.report((*where, "measures"), "measure weights >= 0 and not all zero", "all zero")
         return GroupSpec(name, group.weight, group.label or humanize(name), tuple(measures))
 
     def resolve_groups(self, groups: dict[str, m.Group], where: Location) -> tuple[GroupSpec, ...]:
@@ -156,8 +167,9 @@ class _Resolver:
             self.resolve_group(name, group, (*where, name)) for name, group in groups.items()
         )
         if groups and all(group.weight == 0 for group in groups.values()):
-            self.report(where, "group weights >= 0 and not all zero (they are normalized)",
-                        "all zero")
+            self.report(
+                where, "group weights >= 0 and not all zero (they are normalized)", "all zero"
+            )
         return resolved
 
     def merge_variant(
@@ -171,8 +183,10 @@ class _Resolver:
                 if not override.measures:
                     self.report(here, f"'measures' for new or replaced group '{name}'", "none")
                     continue
-                data: dict[str, Any] = {"weight": 1.0 if override.weight is None else
-                                        override.weight, "measures": override.measures}
+                data: dict[str, Any] = {
+                    "weight": 1.0 if override.weight is None else override.weight,
+                    "measures": override.measures,
+                }
                 if override.label:
                     data["label"] = override.label
                 group = self._validate(m.Group, data, here)
@@ -182,15 +196,20 @@ class _Resolver:
             measures = dict(base.measures)
             for measure_name, changes in (override.measures or {}).items():
                 old = measures.get(measure_name)
-                fields = changes if old is None or "kind" in changes else {
-                    **old.model_dump(exclude_defaults=True), "kind": old.kind, **changes}
+                fields = (
+                    changes
+                    if old is None or "kind" in changes
+                    else {**old.model_dump(exclude_defaults=True), "kind": old.kind, **changes}
+                )
                 new = self._validate(_MEASURE, fields, (*here, "measures", measure_name))
                 if new is not None:
                     measures[measure_name] = new
-            merged[name] = base.model_copy(update={
-                "measures": measures,
-                "weight": base.weight if override.weight is None else override.weight,
-            })
+            merged[name] = base.model_copy(
+                update={
+                    "measures": measures,
+                    "weight": base.weight if override.weight is None else override.weight,
+                }
+            )
         return merged
 
     def _validate(self, model: Any, data: dict[str, Any], where: Location) -> Any:
@@ -198,10 +217,15 @@ class _Resolver:
         try:
             return adapter.validate_python(data)
         except ValidationError as error:
-            shifted = SourceText(self.source.path, None, {
-                loc[len(where):]: line for loc, line in self.source.lines.items()
-                if loc[: len(where)] == where
-            })
+            shifted = SourceText(
+                self.source.path,
+                None,
+                {
+                    loc[len(where) :]: line
+                    for loc, line in self.source.lines.items()
+                    if loc[: len(where)] == where
+                },
+            )
             for issue in schema_issues(error, shifted):
                 self.report((*where, *issue.object.split(".")), issue.expected, issue.found)
             return None
@@ -210,8 +234,11 @@ class _Resolver:
         variants: dict[str, m.Variant] = getattr(self.card, section)
         defaults = [name for name, variant in variants.items() if variant.when is None]
         if len(defaults) > 1:
-            self.report((section, defaults[1]), "at most one variant without 'when' (the default)",
-                        f"{len(defaults)}: {', '.join(defaults)}")
+            self.report(
+                (section, defaults[1]),
+                "at most one variant without 'when' (the default)",
+                f"{len(defaults)}: {', '.join(defaults)}",
+            )
         return tuple(
             ConditionSpec(name, parse_or_report(variant.when, (section, name, "when"), self.report))
             for name, variant in variants.items()
@@ -220,25 +247,33 @@ class _Resolver:
     def tiers(self) -> tuple[TierSpec, ...]:
         tiers = self.card.tiers
         names = [tier.name for tier in tiers]
-        for index, (upper, lower) in enumerate(zip(tiers, tiers[1:], strict=False)):
+        for index, (upper, lower) in enumerate(pairwise(tiers)):
             if lower.min >= upper.min:
-                self.report(("tiers", index + 1, "min"),
-                            f"tiers ordered best first with strictly decreasing 'min' "
-                            f"(below {upper.min:g} of '{upper.name}')", f"{lower.min:g}")
+                self.report(
+                    ("tiers", index + 1, "min"),
+                    f"tiers ordered best first with strictly decreasing 'min' "
+                    f"(below {upper.min:g} of '{upper.name}')",
+                    f"{lower.min:g}",
+                )
         if len(set(names)) != len(names):
             self.report(("tiers",), "unique tier names", ", ".join(names))
         if tiers[-1].min != 0:
-            self.report(("tiers", len(tiers) - 1, "min"),
-                        "the last tier to start at 0, so every score has a tier",
-                        f"{tiers[-1].min:g}")
+            self.report(
+                ("tiers", len(tiers) - 1, "min"),
+                "the last tier to start at 0, so every score has a tier",
+                f"{tiers[-1].min:g}",
+            )
         return tuple(TierSpec(t.name, t.min, t.color, t.label or t.name) for t in tiers)
 
     def gates(self) -> tuple[GateSpec, ...]:
         gates = []
         for name, gate in self.card.gates.items():
             if (gate.cap is None) == (gate.floor is None):
-                self.report(("gates", name), "exactly one of 'cap' or 'floor'",
-                            "both" if gate.cap is not None else "neither")
+                self.report(
+                    ("gates", name),
+                    "exactly one of 'cap' or 'floor'",
+                    "both" if gate.cap is not None else "neither",
+                )
             when = parse_or_report(gate.when, ("gates", name, "when"), self.report)
             if when is not None:
                 gates.append(GateSpec(name, when, gate.cap, gate.floor, gate.reason))
@@ -277,7 +312,7 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
         hash=content_hash(card),
         path=path,
         warehouse=card.warehouse,
-        sources=dict(card.sources),
+        sources={str(table): source for table, source in card.sources.items()},
         metrics=metrics,
         segments=segments,
         stages=stages,

@@ -50,9 +50,7 @@ def _data_location(loc: tuple[int | str, ...], data: Any) -> Location:
     parts: list[str | int] = []
     node = data
     for index, part in enumerate(loc):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if _contains(node, part):
             node = node[part]
         elif index == len(loc) - 1 and isinstance(node, dict) and not _is_tag(part):
             pass
@@ -60,6 +58,12 @@ def _data_location(loc: tuple[int | str, ...], data: Any) -> Location:
             continue
         parts.append(part)
     return tuple(parts)
+
+
+def _contains(node: Any, part: int | str) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
 
 
 def _is_tag(part: int | str) -> bool:

@@ -5,8 +5,17 @@ from __future__ import annotations
 import string
 
 TEMPLATE_FIELDS = frozenset(
-    {"value", "shown", "label", "previous", "numerator", "denominator", "percent",
-     "direction", "abs_percent"}
+    {
+        "value",
+        "shown",
+        "label",
+        "previous",
+        "numerator",
+        "denominator",
+        "percent",
+        "direction",
+        "abs_percent",
+    }
 )
 
 

@@ -9,8 +9,17 @@ from ibis.backends import BaseBackend
 
 SCORES_TABLE = "healthscore_scores"
 STORED_COLUMNS = (
-    "account_id", "as_of", "score", "tier", "confidence", "reasons", "segment", "stage",
-    "scorecard_name", "scorecard_version", "scorecard_hash",
+    "account_id",
+    "as_of",
+    "score",
+    "tier",
+    "confidence",
+    "reasons",
+    "segment",
+    "stage",
+    "scorecard_name",
+    "scorecard_version",
+    "scorecard_hash",
 )
 
 
@@ -29,7 +38,7 @@ def write_scores(con: BaseBackend, scores: pd.DataFrame) -> int:
     raw = getattr(con, "con", None)
     if raw is None or not hasattr(raw, "begin"):
         if SCORES_TABLE in con.list_tables():
-            con.insert(SCORES_TABLE, frame)  # type: ignore[attr-defined]
+            con.insert(SCORES_TABLE, frame)
         else:
             con.create_table(SCORES_TABLE, frame)
         return len(frame)
@@ -56,6 +65,6 @@ def read_scores(con: BaseBackend) -> pd.DataFrame:
     """The whole stored score history (reasons decoded)."""
     if SCORES_TABLE not in con.list_tables():
         return pd.DataFrame(columns=list(STORED_COLUMNS))
-    frame = con.table(SCORES_TABLE).to_pandas()
+    frame: pd.DataFrame = con.table(SCORES_TABLE).to_pandas()
     frame["reasons"] = [json.loads(text) for text in frame["reasons"]]
     return frame

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Create .venv and install healthscore with everything its tests need.
+# Sourced by demo.sh and test.sh; safe to run again (it only installs what is missing).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+EXTRAS="${HEALTHSCORE_EXTRAS:-dev}"
+
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-$EXTRAS"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".[$EXTRAS]"
+  touch "$stamp"
+fi
+
+# Spark (for the backend contract tests) needs a Java runtime: Debian's, when missing.
+if [ "$EXTRAS" = "dev" ] && ! command -v java >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else
+    echo "Java 17 is missing: install it (e.g. apt-get install openjdk-17-jre-headless)" >&2
+  fi
+fi
+export PATH="$ROOT/.venv/bin:$PATH"
