@@ -87,12 +87,27 @@ def toy_frames(seed: int = 1, accounts: int = 60, events: int = 6000) -> dict[st
             "score": rng.integers(0, 11, 80).astype("float64"),
         }
     )
+    ended = rng.random(accounts) < 0.1  # churned before the test dates: not scored
+    subscriptions = pd.DataFrame(
+        {
+            "subscription_id": [f"s{i:03d}" for i in range(accounts)],
+            "account_id": ids,
+            "product": "core",
+            "start_date": frame["created_at"].dt.date,
+            "end_date": pd.to_datetime(
+                [pd.Timestamp("2026-02-01") if end else pd.NaT for end in ended]
+            ).date,
+            "mrr": rng.integers(100, 1000, accounts).astype("float64"),
+        }
+    )
+    subscriptions.loc[~ended, "end_date"] = None
     return {
         "accounts": frame,
         "events": event_frame,
         "invoices": invoices,
         "tickets": tickets,
         "surveys": surveys,
+        "subscriptions": subscriptions,
     }
 
 

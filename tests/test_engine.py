@@ -107,6 +107,12 @@ def test_account_with_no_events_gets_a_low_confidence_score() -> None:
         ],
         ignore_index=True,
     )
+    subscription = (
+        frames["subscriptions"]
+        .iloc[[0]]
+        .assign(subscription_id="s_silent", account_id="silent", end_date=None)
+    )
+    frames["subscriptions"] = pd.concat([frames["subscriptions"], subscription], ignore_index=True)
     scores = Engine(EXAMPLE, duckdb_with(frames)).score(as_of=AS_OF).set_index("account_id")
     silent = scores.loc["silent"]
     assert 0 <= silent.score <= 100
@@ -119,9 +125,9 @@ def test_empty_tables_score_without_crashing() -> None:
     for name in ("events", "invoices", "tickets", "surveys"):
         frames[name] = frames[name].iloc[0:0]
     scores = Engine(EXAMPLE, duckdb_with(frames)).score(as_of=AS_OF)
-    assert len(scores) == len(
-        frames["accounts"][frames["accounts"].created_at < pd.Timestamp(AS_OF)]
-    )
+    accounts = frames["accounts"].merge(frames["subscriptions"], on="account_id")
+    active = (accounts.created_at < pd.Timestamp(AS_OF)) & accounts.end_date.isna()
+    assert len(scores) == int(active.sum()) > 0
     assert scores.score.notna().all() and scores.confidence.notna().all()
 
 

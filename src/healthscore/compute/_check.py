@@ -75,6 +75,9 @@ def check_data(scorecard: ResolvedScorecard, sources: Sources) -> list[Issue]:
                     condition.when, known, (section, condition.name, "when")
                 ):
                     report(*problem)
+    if scorecard.population is not None:
+        for problem in _unknown_names(scorecard.population, known, ("population",)):
+            report(*problem)
     for gate in scorecard.gates:
         for problem in _unknown_names(gate.when, known, ("gates", gate.name, "when")):
             report(*problem)

@@ -68,7 +68,7 @@ def reason_source(
         case _:
             pass
     if isinstance(spec, AggregateSpec) and spec.kind == "days_since" and label.startswith("days"):
-        template = "{label}: {shown}"
+        template = "{label}: {value:,.0f}"
     return ReasonSource(
         code=measure.code,
         label=label,

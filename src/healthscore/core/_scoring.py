@@ -73,9 +73,7 @@ def score_variant(
         present_group_weight += group_weight * present
     safe_total = np.where(present_group_weight > 0, present_group_weight, 1.0)
     impact_total = np.zeros(rows)
-    for (group_weight, present, _, shares), group in zip(
-        group_parts, variant.groups, strict=True
-    ):
+    for (group_weight, present, _, shares), group in zip(group_parts, variant.groups, strict=True):
         group_share = group_weight * present / safe_total
         for measure in group.measures:
             effective = group_share * shares[measure.code]

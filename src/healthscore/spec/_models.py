@@ -304,6 +304,11 @@ class Scorecard(_Spec):
         default=None, description="Ibis connection URL; default: duckdb file healthscore.duckdb."
     )
     sources: dict[TableName, Source]
+    population: str | None = Field(
+        default=None,
+        description="Which accounts to score, e.g. 'active_subscriptions > 0'; default: every "
+        "account created before as_of.",
+    )
     metrics: dict[Identifier, Metric] = Field(min_length=1)
     groups: dict[Identifier, Group] = Field(min_length=1)
     gates: dict[Identifier, Gate] = Field(default_factory=dict)

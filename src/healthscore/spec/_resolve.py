@@ -303,6 +303,7 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
             variants[(segment.name, stage.name)] = VariantSpec(segment.name, stage.name, groups)
     tiers = resolver.tiers()
     gates = resolver.gates()
+    population = parse_or_report(card.population, ("population",), resolver.report)
     metrics = order_metrics(resolver.metrics, resolver.report)
     raise_if_errors(resolver.issues)
     path = None if source.path.startswith("<") else Path(source.path).resolve()
@@ -313,6 +314,7 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
         path=path,
         warehouse=card.warehouse,
         sources={str(table): source for table, source in card.sources.items()},
+        population=population,
         metrics=metrics,
         segments=segments,
         stages=stages,

@@ -201,6 +201,7 @@ class ResolvedScorecard:
     path: Path | None
     warehouse: str | None
     sources: dict[str, Source]
+    population: Expr | None
     metrics: tuple[MetricSpec, ...]  # dependencies before dependents
     segments: tuple[ConditionSpec, ...]
     stages: tuple[ConditionSpec, ...]
