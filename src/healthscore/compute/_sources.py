@@ -56,14 +56,12 @@ class Sources:
 
     def _open(self, source: Source) -> ir.Table:
         con = ibis.connect(source.connection) if source.connection else self.con
-        if source.table is not None:
-            try:
-                table = con.table(source.table)
-            except Exception as error:  # backends raise their own not-found types
-                existing = ", ".join(sorted(con.list_tables())[:20]) or "none"
-                raise SourceError(
-                    f"table '{source.table}' not found. Tables in the warehouse: {existing}"
-                ) from error
+        if source.connection and source.table is not None:
+            # One query cannot span two backends: the other connection's table is copied
+            # into this run as an in-memory table (meant for small tables, such as a CRM's).
+            table = ibis.memtable(self._table(con, source.table).to_pyarrow())
+        elif source.table is not None:
+            table = self._table(con, source.table)
         else:
             table = self._read_file(con, str(source.path))
         renames = {contract: user for contract, user in source.columns.items() if contract != user}
@@ -74,6 +72,16 @@ class Sources:
                 f"{', '.join(table.columns)}"
             )
         return table.rename(renames) if renames else table
+
+    @staticmethod
+    def _table(con: BaseBackend, name: str) -> ir.Table:
+        try:
+            return con.table(name)
+        except Exception as error:  # backends raise their own not-found types
+            existing = ", ".join(sorted(con.list_tables())[:20]) or "none"
+            raise SourceError(
+                f"table '{name}' not found. Tables in the warehouse: {existing}"
+            ) from error
 
     def _read_file(self, con: BaseBackend, location: str) -> ir.Table:
         path = Path(location)
