@@ -169,3 +169,11 @@ def test_demo_generates_loads_scores_and_summarizes(tmp_path: Path) -> None:
         app, ["score", "-c", str(tmp_path / "scorecard.yaml"), "--as-of", "2026-07-01", "--no-save"]
     )
     assert rescored.exit_code == 0, rescored.output
+
+
+def test_a_bad_date_is_a_clear_error(project: Path) -> None:
+    result = runner.invoke(
+        app, ["score", "-c", str(project / "scorecard.yaml"), "--as-of", "30/06/2026"]
+    )
+    assert result.exit_code == 2
+    assert "YYYY-MM-DD" in result.output and "30/06/2026" in result.output

@@ -128,7 +128,7 @@ def score(
     engine = _load(scorecard)
     if warehouse:
         engine = Engine(engine.scorecard, warehouse)
-    day = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    day = _parse_date(as_of) if as_of else dt.date.today()
     try:
         with console.status(f"Scoring as of {day}..."):
             scores = engine.score(as_of=day)
@@ -141,6 +141,15 @@ def score(
         write_frame(scores, out)
         console.print(f"Wrote {len(scores):,} scores to {out}")
     render_summary(console, engine.scorecard, scores)
+
+
+def _parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"must be a date as YYYY-MM-DD. Got '{text}' instead.", param_hint="--as-of"
+        ) from None
 
 
 def write_frame(frame: pd.DataFrame, out: Path) -> None:
