@@ -201,3 +201,17 @@ def test_missing_table_is_reported() -> None:
     issues = Engine(EXAMPLE, duckdb_with(frames)).check()
     assert [i.object for i in issues] == ["sources.surveys"]
     assert "Tables in the warehouse" in issues[0].found
+
+
+def test_data_check_finds_unknown_rate_metrics_and_text_minimums() -> None:
+    text = (
+        EXAMPLE.read_text()
+        .replace("metric: active_users_30d\n    per: seats", "metric: active_users\n    per: seats")
+        .replace(
+            "kind: avg\n    table: tickets\n    column: csat",
+            "kind: min\n    table: tickets\n    column: priority",
+        )
+    )
+    card = load_scorecard_text(text, "card.yaml")
+    objects = {issue.object for issue in Engine(card, duckdb_with(toy_frames())).check()}
+    assert {"metrics.seat_utilization.metric", "metrics.avg_csat_90d.column"} <= objects

@@ -203,3 +203,41 @@ def test_rows_stamped_at_or_after_as_of_never_change_a_metric(rows: list[tuple])
     grown["invoices"] = pd.concat([grown["invoices"], extra_invoices], ignore_index=True)
     after = Engine(EXAMPLE, duckdb_with(grown)).metrics(as_of.date())
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_later_dates_on_a_row_were_not_known_yet() -> None:
+    card = load_scorecard_text("""name: t
+version: "1"
+sources: {accounts: {table: accounts}, tickets: {table: tickets}}
+metrics:
+  open_now: {kind: count, table: tickets, where: "is_null(closed_at)"}
+  since_close: {kind: days_since, table: tickets, column: closed_at}
+groups: {g: {measures: {m: {kind: linear, metric: open_now, bad: 3, good: 0}}}}
+""")
+    ts = pd.Timestamp
+    data = {
+        "accounts": pd.DataFrame({"account_id": ["a"], "created_at": [ts("2025-01-01")]}),
+        "tickets": pd.DataFrame(
+            {
+                "ticket_id": [1, 2],
+                "account_id": ["a", "a"],
+                "opened_at": [ts("2026-01-01"), ts("2026-02-01")],
+                "closed_at": [ts("2026-01-05"), ts("2026-03-10")],
+            }
+        ),
+    }
+    metrics = Engine(card, duckdb_with(data)).metrics([dt.date(2026, 3, 1), dt.date(2026, 4, 1)])
+    # On March 1st the second ticket was still open; it closed on March 10th.
+    assert metrics.open_now.tolist() == [1.0, 0.0]
+    assert metrics.since_close.tolist() == [55.0, 22.0]
+
+
+def test_baseline_of_an_average_is_not_scaled() -> None:
+    text = CARD.replace(
+        "baseline: {kind: baseline, metric: logins_7d, baseline: 14d}",
+        "baseline: {kind: baseline, metric: value_avg_7d, baseline: 14d}",
+    )
+    metrics = Engine(load_scorecard_text(text), duckdb_with(frames())).metrics(AS_OF)
+    a = metrics.set_index("account_id").loc["a"]
+    # This week's average value 2.0 against 6.0 (5.0 on 03-05, 7.0 on 03-01) before it.
+    assert a["_value_avg_7d__vs_14d_baseline"] == pytest.approx(2.0 / 6.0)

@@ -163,3 +163,38 @@ def test_json_schema_has_every_section() -> None:
         schema["properties"]
     )
     assert "LinearMeasure" in json.dumps(schema)
+
+
+def test_replaced_group_keeps_its_weight_and_label() -> None:
+    text = BASE.replace("    weight: 1\n", "    weight: 4\n    label: Product usage\n")
+    text += (
+        'stages:\n  new:\n    when: "logins_30d < 1"\n    groups:\n      usage:\n'
+        "        replace: true\n        measures:\n"
+        "          users: {kind: linear, metric: users_30d, bad: 0, good: 2}\n  old: {}\n"
+    )
+    card = load_scorecard_text(text)
+    (group,) = card.variants[("default", "new")].groups
+    assert (group.weight, group.label, [m.name for m in group.measures]) == (
+        4,
+        "Product usage",
+        ["users"],
+    )
+
+
+def test_errors_inside_a_variant_override_name_the_right_key() -> None:
+    text = BASE + (
+        'segments:\n  big:\n    when: "logins_30d > 1"\n    groups:\n      usage:\n'
+        "        measures:\n          logins: {bda: 3}\n  rest: {}\n"
+    )
+    (issue,) = issues_of(text)
+    assert issue.object == "segments.big.groups.usage.measures.logins.bda"
+    assert issue.line == 21
+
+
+def test_replenishment_filters_may_not_depend_on_as_of() -> None:
+    text = BASE.replace(
+        "metrics:\n",
+        'metrics:\n  recency: {kind: replenishment, table: events, where: "days_since(ts) < 30"}\n',
+    )
+    (issue,) = issues_of(text)
+    assert issue.object == "metrics.recency.where"

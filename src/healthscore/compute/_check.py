@@ -22,7 +22,7 @@ from healthscore.spec._resolved import (
     ResolvedScorecard,
 )
 
-NUMERIC_AGGREGATES = frozenset({"sum", "avg"})
+NUMERIC_AGGREGATES = frozenset({"sum", "avg", "min", "max", "last"})
 
 
 def check_data(scorecard: ResolvedScorecard, sources: Sources) -> list[Issue]:
@@ -132,8 +132,10 @@ def _metric_problems(
                 yield from _where_problems(spec.where, table, (*where, "where"))
         elif isinstance(spec, ExprSpec):
             yield from _unknown_names(spec.expr, known, (*where, "expr"))
-        elif isinstance(spec, RateSpec) and spec.denominator not in known:
-            yield ((*where, "per"), "a metric or an account column", f"'{spec.denominator}'")
+        elif isinstance(spec, RateSpec):
+            for key, name in (("metric", spec.numerator), ("per", spec.denominator)):
+                if name not in known:
+                    yield ((*where, key), "a metric or an account column", f"'{name}'")
 
 
 def _where_problems(expr: Expr, table: ir.Table, where: tuple[str | int, ...]) -> Iterator[Problem]:

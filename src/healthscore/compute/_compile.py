@@ -13,9 +13,9 @@ from healthscore.spec._expr import (
     Binary,
     Call,
     Compare,
+    Const,
     Expr,
     ListOf,
-    Literal_,
     Logic,
     Name,
     Negate,
@@ -27,9 +27,15 @@ SECONDS_PER_DAY = 86400.0
 
 
 def epoch_days(value: ir.Value) -> ir.NumericValue:
-    """Days since 1970 as a float, for date and timestamp values alike."""
-    seconds: ir.NumericValue = value.cast("timestamp").epoch_seconds()  # type: ignore[attr-defined]
-    return seconds / SECONDS_PER_DAY
+    """Days since 1970 as a float, for date and timestamp values alike.
+
+    Whole seconds: Spark's epoch drops the fraction, DuckDB's keeps it; flooring both agrees.
+    The cast to float64 comes before the division because Spark reads a literal such as
+    86400.0 as a DECIMAL, and integer / DECIMAL rounds to 6 decimals there.
+    """
+    seconds = value.cast("timestamp").epoch_seconds()
+    whole: ir.NumericValue = seconds.floor().cast("float64")
+    return whole / SECONDS_PER_DAY
 
 
 def compile_expr(expr: Expr, lookup: Lookup, as_of: ir.Value) -> ir.Value:
@@ -42,9 +48,9 @@ def compile_expr(expr: Expr, lookup: Lookup, as_of: ir.Value) -> ir.Value:
         match node:
             case Name(name=name):
                 return lookup(name)
-            case Literal_(value=None):
+            case Const(value=None):
                 return ibis.null()
-            case Literal_(value=value):
+            case Const(value=value):
                 return ibis.literal(value)
             case ListOf(items=items):
                 return list(items)
@@ -77,8 +83,15 @@ def _binary(op: str, left: Any, right: Any) -> Any:
         case "*":
             return left * right
         case "/":
-            return left / _nonzero(right)
+            # As doubles: Spark divides integers by a literal such as 2.5 as DECIMALs.
+            return _as_float(left) / _nonzero(_as_float(right))
     raise ValueError(op)
+
+
+def _as_float(value: Any) -> Any:
+    if isinstance(value, ir.Value):
+        return value.cast("float64")
+    return ibis.literal(value).cast("float64")
 
 
 def _nonzero(value: Any) -> Any:

@@ -72,7 +72,9 @@ class _Frame:
         self.table = base
         self.accounts = accounts
 
-    def rows_before(self, table: ir.Table, time: str, span_days: int | None) -> tuple[ir.Table, ir.Value]:
+    def rows_before(
+        self, table: ir.Table, time: str, span_days: int | None
+    ) -> tuple[ir.Table, ir.Value]:
         """The table's rows stamped before as_of (and within span), with as_of beside them."""
         if self.accounts is not None:
             table = table.filter(table.account_id.isin(list(self.accounts)))
@@ -127,29 +129,53 @@ def _span(specs: Sequence[AggregateSpec]) -> int | None:
     return max((spec.window_days or 0) + spec.offset_days for spec in specs)
 
 
-def _table_metrics(frame: _Frame, sources: Sources, name: str, specs: list[AggregateSpec]) -> ir.Table:
+def _table_metrics(
+    frame: _Frame, sources: Sources, name: str, specs: list[AggregateSpec]
+) -> ir.Table:
     time = CONTRACTS[name].time or "ts"
     rows, as_of = frame.rows_before(sources.table(name), time, _span(specs))
+    rows = _as_known_then(rows, name, time, as_of)
     grouped = rows.group_by(list(KEYS)).aggregate(
         **{spec.name: _aggregate(spec, rows, time, as_of) for spec in specs}
     )
-    days = {spec.name: epoch_days(grouped.as_of) - epoch_days(grouped[spec.name])
-            for spec in specs if spec.kind == "days_since"}
+    days = {
+        spec.name: epoch_days(grouped.as_of) - epoch_days(grouped[spec.name])
+        for spec in specs
+        if spec.kind == "days_since"
+    }
     return grouped.mutate(**days) if days else grouped
+
+
+def _as_known_then(rows: ir.Table, name: str, time: str, as_of: ir.Value) -> ir.Table:
+    """Blank the row's other dates that lie on or after as_of: they were not known yet.
+
+    A ticket opened before as_of but closed after it was still open as of that date.
+    """
+    later = {
+        column: ibis.ifelse(
+            rows[column].cast("timestamp") < as_of, rows[column], ibis.null(rows[column].type())
+        )
+        for column in CONTRACTS[name].temporal
+        if column != time and column in rows.columns
+    }
+    return rows.mutate(**later) if later else rows
 
 
 def _replenishment(frame: _Frame, sources: Sources, spec: ReplenishmentSpec) -> ir.Table:
     time = CONTRACTS[spec.table].time or "ts"
     table = sources.table(spec.table)
     if spec.where is not None:
-        table = table.filter(compile_expr(spec.where, lambda n: table[n], frame.as_of).fill_null(False))
+        table = table.filter(
+            compile_expr(spec.where, lambda n: table[n], frame.as_of).fill_null(False)
+        )
     stamp = table[time].cast("timestamp")
     previous = stamp.lag().over(group_by=table.account_id, order_by=stamp)
     table = table.mutate(_gap_days=epoch_days(stamp) - epoch_days(previous))
     rows, _ = frame.rows_before(table, time, spec.window_days)
     grouped = rows.group_by(list(KEYS)).aggregate(
         _last=rows[time].cast("timestamp").max(),
-        _typical=rows._gap_days.median(where=rows._gap_days.notnull()),
+        # Medians skip nulls by themselves; Spark rejects the `where=` form of median.
+        _typical=rows._gap_days.median(),
     )
     since = epoch_days(grouped.as_of) - epoch_days(grouped._last)
     return grouped.select(*KEYS, **{spec.name: since / grouped._typical.nullif(0)})
@@ -171,22 +197,39 @@ def metric_table(
         if isinstance(spec, AggregateSpec):
             by_table[spec.table].append(spec)
     pieces = [_table_metrics(frame, sources, name, specs) for name, specs in by_table.items()]
-    pieces += [_replenishment(frame, sources, spec) for spec in scorecard.metrics
-               if isinstance(spec, ReplenishmentSpec)]
+    pieces += [
+        _replenishment(frame, sources, spec)
+        for spec in scorecard.metrics
+        if isinstance(spec, ReplenishmentSpec)
+    ]
     for piece in pieces:
         joined = result.left_join(piece, list(KEYS))
         result = joined.drop(*(f"{key}_right" for key in KEYS))
-    fills = {spec.name: ibis.coalesce(result[spec.name], 0) for specs in by_table.values()
-             for spec in specs if spec.kind in ZERO_WHEN_EMPTY}
+    fills = {
+        spec.name: ibis.coalesce(result[spec.name], 0)
+        for specs in by_table.values()
+        for spec in specs
+        if spec.kind in ZERO_WHEN_EMPTY
+    }
     result = result.mutate(**fills)
     for spec in scorecard.metrics:
         if not isinstance(spec, AggregateSpec | ReplenishmentSpec):
             result = result.mutate(**{spec.name: _derived(spec, result)})
     result = _add_conditions(scorecard, result)
+    if scorecard.population is not None:
+        keep = compile_expr(scorecard.population, lambda name: result[name], result.as_of)
+        result = result.filter(keep.fill_null(False))
     metrics = [spec.name for spec in scorecard.metrics]
     # Account fields a rate divides by are kept: reason texts quote them.
-    fields = sorted({name for spec in scorecard.metrics if isinstance(spec, RateSpec)
-                     for name in (spec.numerator, spec.denominator)} - set(metrics))
+    fields = sorted(
+        {
+            name
+            for spec in scorecard.metrics
+            if isinstance(spec, RateSpec)
+            for name in (spec.numerator, spec.denominator)
+        }
+        - set(metrics)
+    )
     extra = [c for c in result.columns if c.startswith("_") and c not in metrics]
     return result.select(
         *KEYS, *(result[name].cast("float64").name(name) for name in (*metrics, *fields)), *extra
@@ -197,7 +240,7 @@ def _derived(
     spec: ChangeSpec | RateSpec | TenureScaledSpec | BaselineRatioSpec | ExprSpec, table: ir.Table
 ) -> ir.Value:
     def value(name: str) -> ir.NumericValue:
-        return table[name].cast("float64")  # type: ignore[no-any-return]
+        return table[name].cast("float64")
 
     match spec:
         case ChangeSpec(current=current, previous=previous, output=output):

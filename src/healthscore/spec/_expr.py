@@ -107,6 +107,19 @@ _COMPARE: Final[dict[type[ast.cmpop], CompareOperator]] = {
     ast.NotIn: "not in",
 }
 _MAX_LENGTH: Final = 2000
+_NODE_WORDS: Final = {
+    "IfExp": "an if/else expression",
+    "Attribute": "attribute access",
+    "Subscript": "indexing",
+    "Lambda": "a lambda",
+    "Call": "a call of something that is not a function name",
+    "BinOp": "an operator other than + - * /",
+    "Dict": "a mapping",
+    "Set": "a set",
+    "ListComp": "a comprehension",
+    "GeneratorExp": "a comprehension",
+    "NamedExpr": "an assignment",
+}
 
 
 def parse_expression(text: str) -> Expr:
@@ -154,10 +167,10 @@ def _convert(node: ast.expr) -> Expr:
             return _convert_call(function, args)
         case ast.Tuple(elts=items) | ast.List(elts=items):
             return ListOf(tuple(_constant(item) for item in items))
+    kind = _NODE_WORDS.get(type(node).__name__, type(node).__name__)
     raise ExpressionError(
         "names, numbers, quoted text, + - * /, comparisons, and/or/not and the functions "
-        f"{', '.join(sorted(FUNCTIONS))}; found {type(node).__name__} "
-        f"'{ast.unparse(node)}'"
+        f"{', '.join(sorted(FUNCTIONS))}; found {kind} '{ast.unparse(node)}'"
     )
 
 

@@ -31,7 +31,8 @@ def parse_or_report(text: str | None, where: tuple[str | int, ...], report: Repo
     try:
         return parse_expression(text)
     except ExpressionError as error:
-        report(where, str(error), repr(text))
+        expected, _, found = str(error).partition("; found ")
+        report(where, expected, found or repr(text))
         return None
 
 
@@ -59,6 +60,10 @@ def resolve_metrics(card: m.Scorecard, report: Report) -> dict[str, MetricSpec]:
             case m.ReplenishmentMetric():
                 if metric.table not in card.sources:
                     _report_unknown_table(metric.table, (*where, "table"), card, report)
+                if metric.where and any(f in metric.where for f in ("days_since", "days_until")):
+                    # The filter runs before the rows meet their as-of dates.
+                    report((*where, "where"), "a filter that does not depend on as_of "
+                           "(no days_since or days_until)", repr(metric.where))
                 specs[name] = ReplenishmentSpec(
                     name=name,
                     table=metric.table,
@@ -113,11 +118,14 @@ def baseline_ratio(
 ) -> tuple[AggregateSpec, BaselineRatioSpec]:
     window = base.window_days or 0
     history = shifted(base, baseline_days, window)
+    # Counts and sums grow with the window, so the baseline is scaled to the same length;
+    # averages, minimums, maximums and last values are compared as they are.
+    additive = base.kind in ("count", "sum")
     ratio = BaselineRatioSpec(
         name=f"_{base.name}__vs_{baseline_days}d_baseline",
         current=base.name,
         baseline=history.name,
-        scale=window / baseline_days,
+        scale=window / baseline_days if additive else 1.0,
         label=base.label,
     )
     return history, ratio
@@ -140,7 +148,8 @@ def _windowed_aggregate(
         kind=metric.kind,
         table=metric.table,
         column=metric.column,
-        where=parse_expression(metric.where) if metric.where else None,
+        # The aggregate's own entry reports a bad `where`; here it would be a duplicate.
+        where=parse_or_report(metric.where, ("metrics", name, "where"), lambda *_: None),
         window_days=m.window_days(metric.window),
         label=metric.label or humanize(name),
     )

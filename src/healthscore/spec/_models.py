@@ -173,8 +173,8 @@ class _MeasureBase(_Spec):
     neutral: Score = 50.0
     reason: str | None = Field(
         default=None,
-        description="Reason text template; fields {value} {label} {previous} {numerator} "
-        "{denominator} {percent}.",
+        description="Reason text template; fields {value} {shown} {label} {previous} "
+        "{numerator} {denominator} {percent} {direction} {abs_percent}.",
     )
 
 

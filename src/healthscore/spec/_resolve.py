@@ -107,9 +107,15 @@ class _Resolver:
                 )
             case m.BaselineMeasure():
                 base = self.metrics.get(metric_name)
-                if not isinstance(base, AggregateSpec) or base.window_days is None:
+                if (
+                    not isinstance(base, AggregateSpec)
+                    or base.window_days is None
+                    or base.kind in ("distinct", "days_since")
+                ):
                     self.report(
-                        (*where, "metric"), "a windowed aggregate metric", f"'{metric_name}'"
+                        (*where, "metric"),
+                        "a windowed count, sum, avg, min, max or last metric",
+                        f"'{metric_name}'",
                     )
                     return None
                 history, ratio = baseline_ratio(base, m.window_days(measure.baseline))
@@ -183,12 +189,15 @@ class _Resolver:
                 if not override.measures:
                     self.report(here, f"'measures' for new or replaced group '{name}'", "none")
                     continue
-                data: dict[str, Any] = {
-                    "weight": 1.0 if override.weight is None else override.weight,
-                    "measures": override.measures,
-                }
-                if override.label:
-                    data["label"] = override.label
+                # A replaced group keeps its weight and label unless the override sets them.
+                data: dict[str, Any] = {"measures": override.measures}
+                weight = override.weight if override.weight is not None else (
+                    base.weight if base is not None else None)
+                if weight is not None:
+                    data["weight"] = weight
+                label = override.label or (base.label if base is not None else None)
+                if label:
+                    data["label"] = label
                 group = self._validate(m.Group, data, here)
                 if group is not None:
                     merged[name] = group
@@ -208,6 +217,7 @@ class _Resolver:
                 update={
                     "measures": measures,
                     "weight": base.weight if override.weight is None else override.weight,
+                    "label": override.label or base.label,
                 }
             )
         return merged
@@ -219,7 +229,7 @@ class _Resolver:
         except ValidationError as error:
             shifted = SourceText(
                 self.source.path,
-                None,
+                data,
                 {
                     loc[len(where) :]: line
                     for loc, line in self.source.lines.items()
@@ -227,7 +237,8 @@ class _Resolver:
                 },
             )
             for issue in schema_issues(error, shifted):
-                self.report((*where, *issue.object.split(".")), issue.expected, issue.found)
+                inner = () if issue.object == "scorecard" else tuple(issue.object.split("."))
+                self.report((*where, *inner), issue.expected, issue.found)
             return None
 
     def conditions(self, section: str) -> tuple[ConditionSpec, ...]:
