@@ -13,17 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 WINDOW_PATTERN = re.compile(r"^(\d+)\s*(d|w)$")
-TABLES = (
-    "accounts",
-    "events",
-    "identities",
-    "subscriptions",
-    "orders",
-    "invoices",
-    "tickets",
-    "surveys",
-    "outcomes",
-)
 TableName = Literal[
     "accounts",
     "events",
