@@ -62,8 +62,11 @@ def resolve_metrics(card: m.Scorecard, report: Report) -> dict[str, MetricSpec]:
                     _report_unknown_table(metric.table, (*where, "table"), card, report)
                 if metric.where and any(f in metric.where for f in ("days_since", "days_until")):
                     # The filter runs before the rows meet their as-of dates.
-                    report((*where, "where"), "a filter that does not depend on as_of "
-                           "(no days_since or days_until)", repr(metric.where))
+                    report(
+                        (*where, "where"),
+                        "a filter that does not depend on as_of (no days_since or days_until)",
+                        repr(metric.where),
+                    )
                 specs[name] = ReplenishmentSpec(
                     name=name,
                     table=metric.table,

@@ -191,8 +191,11 @@ class _Resolver:
                     continue
                 # A replaced group keeps its weight and label unless the override sets them.
                 data: dict[str, Any] = {"measures": override.measures}
-                weight = override.weight if override.weight is not None else (
-                    base.weight if base is not None else None)
+                weight = (
+                    override.weight
+                    if override.weight is not None
+                    else (base.weight if base is not None else None)
+                )
                 if weight is not None:
                     data["weight"] = weight
                 label = override.label or (base.label if base is not None else None)
