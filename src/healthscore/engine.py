@@ -62,10 +62,10 @@ class Engine:
         """
         dates = [to_date(as_of)] if isinstance(as_of, DateLike) else [to_date(d) for d in as_of]
         table = metric_table(self.scorecard, self.sources, dates, accounts)
-        frame: pd.DataFrame = table.to_pandas()
+        frame: pd.DataFrame = table.order_by(["as_of", "account_id"]).to_pandas()
         # Backends disagree on the resolution (DuckDB: us, Spark: ns); one dtype for all.
         frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
-        return frame.sort_values(["as_of", "account_id"], kind="stable").reset_index(drop=True)
+        return frame
 
     def score(
         self,

@@ -14,6 +14,7 @@ from healthscore.cli._render import render_summary
 from healthscore.compute._contract import CONTRACTS
 from healthscore.demo import DemoConfig, write_demo
 from healthscore.engine import Engine
+from healthscore.store import export_scores
 
 
 def _progress(console: Console) -> Progress:
@@ -61,7 +62,7 @@ def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> Non
         task = progress.add_task(f"scoring as of {as_of}", total=1)
         scores = engine.score(as_of=as_of)
         engine.save(scores)
-        scores.to_parquet(directory / "scores.parquet", index=False)
+        export_scores(scores, directory / "scores.parquet")
         progress.advance(task)
     render_summary(console, engine.scorecard, scores)
     console.print(

@@ -8,7 +8,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 
@@ -18,6 +17,7 @@ from healthscore.compute import AssignmentError, SourceError, connect
 from healthscore.compute._ingest import IngestError, ingest_files
 from healthscore.engine import Engine
 from healthscore.spec import Scorecard, ScorecardError, load_scorecard
+from healthscore.store import ExportError, export_scores
 
 app = typer.Typer(
     help="Customer health scores as versioned, backtested, explainable code.",
@@ -138,7 +138,11 @@ def score(
     if save:
         engine.save(scores)
     if out is not None:
-        write_frame(scores, out)
+        try:
+            export_scores(scores, out)
+        except ExportError as error:
+            errors.print(str(error), style="red", markup=False)
+            raise typer.Exit(EXIT_INVALID) from None
         console.print(f"Wrote {len(scores):,} scores to {out}")
     render_summary(console, engine.scorecard, scores)
 
@@ -150,19 +154,6 @@ def _parse_date(text: str) -> dt.date:
         raise typer.BadParameter(
             f"must be a date as YYYY-MM-DD. Got '{text}' instead.", param_hint="--as-of"
         ) from None
-
-
-def write_frame(frame: pd.DataFrame, out: Path) -> None:
-    """Scores as Parquet (reasons nested) or CSV (reasons as JSON text)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".parquet":
-        frame.to_parquet(out, index=False)
-    elif out.suffix.lower() == ".csv":
-        frame = frame.assign(reasons=[json.dumps(r) for r in frame["reasons"]])
-        frame.to_csv(out, index=False)
-    else:
-        errors.print(f"--out must end in .parquet or .csv. Got '{out.name}'.", style="red")
-        raise typer.Exit(EXIT_INVALID)
 
 
 if __name__ == "__main__":

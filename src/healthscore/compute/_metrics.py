@@ -10,8 +10,10 @@ until the caller executes the returned table.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import reduce
 
 import ibis
 import ibis.expr.types as ir
@@ -71,6 +73,8 @@ class _Frame:
             base = base.filter(base.created_at.cast("timestamp") < base.as_of)
         self.table = base
         self.accounts = accounts
+        # One date needs no date key: grouping by a constant only costs time.
+        self.keys = ["account_id"] if self.single else list(KEYS)
 
     def rows_before(
         self, table: ir.Table, time: str, span_days: int | None
@@ -83,7 +87,7 @@ class _Frame:
             keep = stamp < self.as_of
             if span_days is not None:
                 keep &= stamp >= self.as_of - ibis.interval(days=span_days)
-            return table.filter(keep).mutate(as_of=self.as_of), self.as_of
+            return table.filter(keep), self.as_of
         dates = self.dates
         predicates = [stamp < dates.as_of]
         if span_days is not None:
@@ -93,14 +97,23 @@ class _Frame:
         return joined, joined.as_of
 
 
-def _aggregate(spec: AggregateSpec, table: ir.Table, time: str, as_of: ir.Value) -> ir.Value:
+def _aggregate(
+    spec: AggregateSpec, table: ir.Table, time: str, as_of: ir.Value, span: int | None
+) -> ir.Value:
+    """One conditional aggregate over rows already limited to [as_of - span, as_of)."""
     stamp = table[time].cast("timestamp")
     end = as_of - ibis.interval(days=spec.offset_days) if spec.offset_days else as_of
-    condition = stamp < end
-    if spec.window_days is not None:
-        condition &= stamp >= end - ibis.interval(days=spec.window_days)
+    # Bounds the row filter already guarantees are left out: each costs a comparison per row.
+    parts: list[ir.BooleanValue] = []
+    if spec.offset_days:
+        parts.append(stamp < end)
+    reach = None if spec.window_days is None else spec.window_days + spec.offset_days
+    if spec.window_days is not None and reach != span:
+        parts.append(stamp >= end - ibis.interval(days=spec.window_days))
     if spec.where is not None:
-        condition &= compile_expr(spec.where, lambda name: table[name], as_of).fill_null(False)
+        # A null condition leaves the row out, as false would.
+        parts.append(compile_expr(spec.where, lambda name: table[name], as_of))
+    condition = reduce(operator.and_, parts) if parts else None
     column = table[spec.column] if spec.column else None
     match spec.kind:
         case "count":
@@ -133,13 +146,15 @@ def _table_metrics(
     frame: _Frame, sources: Sources, name: str, specs: list[AggregateSpec]
 ) -> ir.Table:
     time = CONTRACTS[name].time or "ts"
-    rows, as_of = frame.rows_before(sources.table(name), time, _span(specs))
+    span = _span(specs)
+    rows, as_of = frame.rows_before(sources.table(name), time, span)
     rows = _as_known_then(rows, name, time, as_of)
-    grouped = rows.group_by(list(KEYS)).aggregate(
-        **{spec.name: _aggregate(spec, rows, time, as_of) for spec in specs}
+    grouped = rows.group_by(frame.keys).aggregate(
+        **{spec.name: _aggregate(spec, rows, time, as_of, span) for spec in specs}
     )
+    when = frame.as_of if frame.single else grouped.as_of
     days = {
-        spec.name: epoch_days(grouped.as_of) - epoch_days(grouped[spec.name])
+        spec.name: epoch_days(when) - epoch_days(grouped[spec.name])
         for spec in specs
         if spec.kind == "days_since"
     }
@@ -172,13 +187,14 @@ def _replenishment(frame: _Frame, sources: Sources, spec: ReplenishmentSpec) -> 
     previous = stamp.lag().over(group_by=table.account_id, order_by=stamp)
     table = table.mutate(_gap_days=epoch_days(stamp) - epoch_days(previous))
     rows, _ = frame.rows_before(table, time, spec.window_days)
-    grouped = rows.group_by(list(KEYS)).aggregate(
+    grouped = rows.group_by(frame.keys).aggregate(
         _last=rows[time].cast("timestamp").max(),
         # Medians skip nulls by themselves; Spark rejects the `where=` form of median.
         _typical=rows._gap_days.median(),
     )
-    since = epoch_days(grouped.as_of) - epoch_days(grouped._last)
-    return grouped.select(*KEYS, **{spec.name: since / grouped._typical.nullif(0)})
+    when = frame.as_of if frame.single else grouped.as_of
+    since = epoch_days(when) - epoch_days(grouped._last)
+    return grouped.select(*frame.keys, **{spec.name: since / grouped._typical.nullif(0)})
 
 
 def metric_table(
@@ -203,8 +219,8 @@ def metric_table(
         if isinstance(spec, ReplenishmentSpec)
     ]
     for piece in pieces:
-        joined = result.left_join(piece, list(KEYS))
-        result = joined.drop(*(f"{key}_right" for key in KEYS))
+        joined = result.left_join(piece, frame.keys)
+        result = joined.drop(*(f"{key}_right" for key in frame.keys))
     fills = {
         spec.name: ibis.coalesce(result[spec.name], 0)
         for specs in by_table.values()

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from healthscore.compute._metrics import (
@@ -17,8 +18,15 @@ from healthscore.compute._metrics import (
     gate_column,
 )
 from healthscore.compute._reason_sources import reason_source
-from healthscore.core import apply_gates, assign_tiers, build_reasons, normalize, score_variant
-from healthscore.core._reasons import Reason
+from healthscore.core import (
+    ReasonColumns,
+    apply_gates,
+    assign_tiers,
+    gate_reasons,
+    measure_reasons,
+    normalize,
+    score_variant,
+)
 from healthscore.spec._resolved import (
     ConditionSpec,
     LogZNormalizer,
@@ -67,21 +75,50 @@ def _examples(frame: pd.DataFrame, mask: NDArray[np.bool_]) -> str:
     return ", ".join(str(account) for account in frame.loc[mask, "account_id"].head(3))
 
 
+def _peer_codes(frame: pd.DataFrame, segment: NDArray[Any], by_segment: bool) -> NDArray[np.int64]:
+    """Numbers the comparison groups of percentile and log_z: as-of date (and segment)."""
+    dates = pd.factorize(frame["as_of"])[0].astype(np.int64)
+    if not by_segment:
+        return dates
+    segments = pd.factorize(segment)[0].astype(np.int64)
+    return segments * (int(dates.max(initial=0)) + 1) + dates
+
+
+def reasons_column(reasons: ReasonColumns, rows: int) -> pd.Series:
+    """The reasons as one Arrow list<struct<code, text, impact>> column, built without loops."""
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(reasons.rows, minlength=rows), out=offsets[1:])
+    items = pa.StructArray.from_arrays(
+        [
+            pa.array(reasons.codes, type=pa.string()),
+            pa.array(reasons.texts, type=pa.string()),
+            pa.array(reasons.impacts, type=pa.float64()),
+        ],
+        names=["code", "text", "impact"],
+    )
+    lists = pa.ListArray.from_arrays(pa.array(offsets), items)
+    return pd.Series(pd.arrays.ArrowExtensionArray(lists))
+
+
 def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFrame:
     """Scores, tiers, confidence, reasons and sub-scores for every row of a metric frame."""
     frame = frame.reset_index(drop=True)
     rows = len(frame)
     segment = assign(frame, "segment", scorecard.segments)
     stage = assign(frame, "stage", scorecard.stages)
-    as_of_codes = pd.factorize(frame["as_of"])[0].astype(np.int64)
-    segment_codes = pd.factorize(pd.Series(segment).astype(str) + "|" + frame["as_of"].astype(str))[
-        0
-    ].astype(np.int64)
+    peers = {
+        within: _peer_codes(frame, segment, within)
+        for within in {
+            isinstance(m.normalizer, PercentileNormalizer | LogZNormalizer)
+            and m.normalizer.within_segment
+            for m in scorecard.measures
+        }
+    }
 
     score = np.full(rows, 50.0)
     confidence = np.zeros(rows)
     columns: dict[str, NDArray[np.float64]] = {}
-    reasons: list[list[Reason]] = [[] for _ in range(rows)]
+    reason_parts: list[ReasonColumns] = []
     normalized: dict[tuple[str, Any], NDArray[np.float64]] = {}
     for (segment_name, stage_name), variant in scorecard.variants.items():
         mask = (segment == segment_name) & (stage == stage_name)
@@ -94,9 +131,8 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
                 within = isinstance(measure.normalizer, PercentileNormalizer | LogZNormalizer) and (
                     measure.normalizer.within_segment
                 )
-                peers = segment_codes if within else as_of_codes
                 values = frame[measure.metric].to_numpy(dtype=np.float64)
-                normalized[key] = normalize(measure.normalizer, values, peers)
+                normalized[key] = normalize(measure.normalizer, values, peers[within])
             subs[measure.code] = normalized[key][mask]
         result = score_variant(variant, subs, int(mask.sum()))
         score[mask] = result.score
@@ -107,33 +143,29 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
             columns.setdefault(f"group.{name}", np.full(rows, np.nan))[mask] = values
         part = frame[mask]
         sources = [reason_source(scorecard, measure, part) for measure in variant.measures]
-        variant_reasons = build_reasons(
-            int(mask.sum()),
-            sources,
-            result.impacts,
-            {},
-            {},
-            {},
-            scorecard.max_drags,
-            scorecard.max_lifts,
+        reason_parts.append(
+            measure_reasons(
+                sources,
+                result.impacts,
+                scorecard.max_drags,
+                scorecard.max_lifts,
+                np.flatnonzero(mask).astype(np.int64),
+            )
         )
-        for row, items in zip(np.flatnonzero(mask), variant_reasons, strict=True):
-            reasons[row] = items
 
     fired = {g.name: frame[gate_column(g.name)].to_numpy(dtype=bool) for g in scorecard.gates}
     gated = apply_gates(score, scorecard.gates, fired)
-    gate_reasons = build_reasons(
-        rows, [], {}, {g.name: g.reason for g in scorecard.gates}, gated.impacts, fired, 0, 0
-    )
+    gates = gate_reasons({g.name: g.reason for g in scorecard.gates}, gated.impacts, fired)
     final = np.round(gated.score, 2)
+    as_of = pa.array(pd.to_datetime(frame["as_of"]).to_numpy()).cast(pa.date32())
     out = pd.DataFrame(
         {
             "account_id": frame["account_id"],
-            "as_of": pd.to_datetime(frame["as_of"]).dt.date,
+            "as_of": pd.arrays.ArrowExtensionArray(as_of),
             "score": final,
             "tier": assign_tiers(final, scorecard.tiers),
             "confidence": np.round(confidence, 4),
-            "reasons": [g + r for g, r in zip(gate_reasons, reasons, strict=True)],
+            "reasons": reasons_column(ReasonColumns.concat([gates, *reason_parts]), rows),
             "segment": segment,
             "stage": stage,
             "scorecard_name": scorecard.name,

@@ -28,7 +28,8 @@ def normalize(normalizer: Normalizer, values: FloatArray, peers: NDArray[np.int6
         case BandsNormalizer(thresholds=thresholds, scores=scores):
             return _bands(values, thresholds, scores)
         case LinearNormalizer(bad=bad, good=good):
-            scaled = (values - bad) / (good - bad)
+            with np.errstate(over="ignore"):  # a tiny good - bad overflows to inf: clipped
+                scaled = (values - bad) / (good - bad)
             return np.clip(scaled, 0.0, 1.0) * 100.0
         case PercentileNormalizer(higher_is_better=higher):
             percentile = _by_peer_group(values, peers, _percentile)
