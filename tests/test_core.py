@@ -15,8 +15,7 @@ from healthscore.core import (
     normalize,
     score_variant,
 )
-from healthscore.core._reasons import ReasonColumns
-from healthscore.core._reasons import ReasonSource
+from healthscore.core._reasons import ReasonColumns, ReasonSource
 from healthscore.spec._expr import parse_expression
 from healthscore.spec._resolved import (
     BandsNormalizer,
