@@ -46,7 +46,7 @@ def _peak_mib() -> int:
 def phases(data_dir: Path, as_of: dt.date) -> dict[str, Any]:
     """Engine.score in its two steps, timed, with the reason texts timed on their own."""
     spent = {"reasons": 0.0}
-    original: Callable[..., Any] = getattr(scores_module, "build_reasons")  # noqa: B009
+    original: Callable[..., Any] = getattr(scores_module, "measure_reasons")  # noqa: B009
 
     def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -55,7 +55,7 @@ def phases(data_dir: Path, as_of: dt.date) -> dict[str, Any]:
         finally:
             spent["reasons"] += time.perf_counter() - started
 
-    setattr(scores_module, "build_reasons", timed)  # noqa: B010 - private, on purpose
+    setattr(scores_module, "measure_reasons", timed)  # noqa: B010 - private, on purpose
     try:
         t0 = time.perf_counter()
         engine = Engine(data_dir / "scorecard.yaml")
@@ -66,13 +66,13 @@ def phases(data_dir: Path, as_of: dt.date) -> dict[str, Any]:
         score_frame(engine.scorecard, frame)
         t3 = time.perf_counter()
     finally:
-        setattr(scores_module, "build_reasons", original)  # noqa: B010
+        setattr(scores_module, "measure_reasons", original)  # noqa: B010
     return {
         "import_s": round(IMPORTED - START, 3),
         "engine_init_s": round(t1 - t0, 3),
         "metrics_s (query + to_pandas + sort)": round(t2 - t1, 3),
         "score_frame_s": round(t3 - t2, 3),
-        "of which build_reasons_s": round(spent["reasons"], 3),
+        "of which measure_reasons_s": round(spent["reasons"], 3),
         "peak_after_metrics_mib": peak_after_metrics,
         "peak_after_score_frame_mib": _peak_mib(),
     }

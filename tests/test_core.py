@@ -7,15 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from healthscore.core import (
-    apply_gates,
-    assign_tiers,
-    gate_reasons,
-    measure_reasons,
-    normalize,
-    score_variant,
-)
-from healthscore.core._reasons import ReasonColumns, ReasonSource
+from healthscore.core import apply_gates, assign_tiers, normalize, pick_reasons, score_variant
 from healthscore.spec._expr import parse_expression
 from healthscore.spec._resolved import (
     BandsNormalizer,
@@ -150,24 +142,6 @@ def test_tiers_at_boundaries() -> None:
     assert got.tolist() == ["green", "green", "yellow", "yellow", "red", "red"]
 
 
-def test_reasons_order_drags_then_lifts_and_carry_numbers() -> None:
-    sources = [
-        ReasonSource(
-            "u.logins", "logins", "{value:.0f} logins", {"value": np.array([3.0])}, np.array([True])
-        ),
-        ReasonSource(
-            "u.nps", "NPS", "NPS {value:.0f}", {"value": np.array([9.0])}, np.array([True])
-        ),
-        ReasonSource("u.csat", "CSAT", "{shown}", {"value": np.array([np.nan])}, np.array([False])),
-    ]
-    impacts = {"u.logins": np.array([-12.0]), "u.nps": np.array([7.5]), "u.csat": np.array([-20.0])}
-    columns = measure_reasons(sources, impacts, 2, 1, np.array([0]))
-    (reasons,) = columns.per_row(1)
-    assert [r["code"] for r in reasons] == ["u.csat.missing", "u.logins.low", "u.nps.high"]
-    assert [r["text"] for r in reasons] == ["no data for CSAT", "3 logins", "NPS 9"]
-    assert [r["impact"] for r in reasons] == [-20.0, -12.0, 7.5]
-
-
 sub_score = st.floats(min_value=0, max_value=100, allow_nan=False)
 maybe_sub = st.one_of(sub_score, st.just(float("nan")))
 weights = st.floats(min_value=0.01, max_value=10)
@@ -234,50 +208,9 @@ def test_linear_is_monotone_in_the_good_direction(
     assert 0 <= scores[0] <= scores[1] <= 100
 
 
-def test_reasons_for_many_rows_keep_gates_first_and_format_each_row() -> None:
-    values = np.array([3.0, 12.0, np.nan, 3.0])
-    sources = [
-        ReasonSource(
-            "u.logins",
-            "logins",
-            "{value:,.0f} logins ({shown})",
-            {"value": values},
-            ~np.isnan(values),
-        ),
-        ReasonSource(
-            "u.nps",
-            "NPS",
-            "NPS {value:.1f}",
-            {"value": np.array([9.0, 1.0, 5.0, 7.0])},
-            np.ones(4, bool),
-        ),
-    ]
-    impacts = {
-        "u.logins": np.array([-3.0, 2.0, -1.0, 0.0]),
-        "u.nps": np.array([4.0, -5.0, 0.01, -0.2]),
-    }
-    measures = measure_reasons(sources, impacts, 1, 1, np.array([10, 11, 12, 13]))
-    gates = gate_reasons({"g": "gated"}, {"g": np.arange(14.0)}, {"g": np.arange(14) % 2 == 1})
-    rows = ReasonColumns.concat([gates, measures]).per_row(14)
-    assert rows[10] == [
-        {"code": "u.logins.low", "text": "3 logins (3)", "impact": -3.0},
-        {"code": "u.nps.high", "text": "NPS 9.0", "impact": 4.0},
-    ]
-    assert [r["code"] for r in rows[11]] == ["gate.g", "u.nps.low", "u.logins.high"]
-    assert rows[11][2]["text"] == "12 logins (12)"
-    assert rows[12] == [{"code": "u.logins.missing", "text": "no data for logins", "impact": -1.0}]
-    assert rows[13] == [
-        {"code": "gate.g", "text": "gated", "impact": 13.0},
-        {"code": "u.nps.low", "text": "NPS 7.0", "impact": -0.2},
-    ]
-    assert rows[0] == []
-
-
-def test_a_template_that_cannot_format_falls_back_to_the_value() -> None:
-    source = ReasonSource(
-        "u.x", "x", "{value:d} things", {"value": np.array([2.5])}, np.array([True])
-    )
-    (reasons,) = measure_reasons([source], {"u.x": np.array([-4.0])}, 1, 0, np.array([0])).per_row(
-        1
-    )
-    assert reasons[0]["text"] == "x: 2.50"
+def test_pick_reasons_takes_top_drags_then_top_lifts() -> None:
+    impacts = np.array([[-3.0, 1.0, -5.0, 0.01], [2.0, 4.0, 3.0, -0.02], [0.0, 0.0, 0.0, 0.0]])
+    picks = pick_reasons(impacts, 2, 1)
+    assert picks.rows.tolist() == [0, 0, 0, 1]
+    assert picks.measures.tolist() == [2, 0, 1, 1]
+    assert picks.impacts.tolist() == [-5.0, -3.0, 1.0, 4.0]

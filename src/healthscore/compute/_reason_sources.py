@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from healthscore.core import ReasonSource
+from healthscore.compute._reason_text import ReasonSource
 from healthscore.spec._resolved import (
     AggregateSpec,
     BaselineRatioSpec,

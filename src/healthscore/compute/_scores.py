@@ -18,15 +18,8 @@ from healthscore.compute._metrics import (
     gate_column,
 )
 from healthscore.compute._reason_sources import reason_source
-from healthscore.core import (
-    ReasonColumns,
-    apply_gates,
-    assign_tiers,
-    gate_reasons,
-    measure_reasons,
-    normalize,
-    score_variant,
-)
+from healthscore.compute._reason_text import ReasonTable, gate_reasons, measure_reasons
+from healthscore.core import apply_gates, assign_tiers, normalize, pick_reasons, score_variant
 from healthscore.spec._resolved import (
     ConditionSpec,
     LogZNormalizer,
@@ -84,22 +77,6 @@ def _peer_codes(frame: pd.DataFrame, segment: NDArray[Any], by_segment: bool) ->
     return segments * (int(dates.max(initial=0)) + 1) + dates
 
 
-def reasons_column(reasons: ReasonColumns, rows: int) -> pd.Series:
-    """The reasons as one Arrow list<struct<code, text, impact>> column, built without loops."""
-    offsets = np.zeros(rows + 1, dtype=np.int32)
-    np.cumsum(np.bincount(reasons.rows, minlength=rows), out=offsets[1:])
-    items = pa.StructArray.from_arrays(
-        [
-            pa.array(reasons.codes, type=pa.string()),
-            pa.array(reasons.texts, type=pa.string()),
-            pa.array(reasons.impacts, type=pa.float64()),
-        ],
-        names=["code", "text", "impact"],
-    )
-    lists = pa.ListArray.from_arrays(pa.array(offsets), items)
-    return pd.Series(pd.arrays.ArrowExtensionArray(lists))
-
-
 def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFrame:
     """Scores, tiers, confidence, reasons and sub-scores for every row of a metric frame."""
     frame = frame.reset_index(drop=True)
@@ -118,7 +95,7 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
     score = np.full(rows, 50.0)
     confidence = np.zeros(rows)
     columns: dict[str, NDArray[np.float64]] = {}
-    reason_parts: list[ReasonColumns] = []
+    reason_parts: list[ReasonTable] = []
     normalized: dict[tuple[str, Any], NDArray[np.float64]] = {}
     for (segment_name, stage_name), variant in scorecard.variants.items():
         mask = (segment == segment_name) & (stage == stage_name)
@@ -143,15 +120,9 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
             columns.setdefault(f"group.{name}", np.full(rows, np.nan))[mask] = values
         part = frame[mask]
         sources = [reason_source(scorecard, measure, part) for measure in variant.measures]
-        reason_parts.append(
-            measure_reasons(
-                sources,
-                result.impacts,
-                scorecard.max_drags,
-                scorecard.max_lifts,
-                np.flatnonzero(mask).astype(np.int64),
-            )
-        )
+        impacts = np.column_stack([result.impacts[m.code] for m in variant.measures])
+        picks = pick_reasons(impacts, scorecard.max_drags, scorecard.max_lifts)
+        reason_parts.append(measure_reasons(picks, sources, np.flatnonzero(mask).astype(np.int64)))
 
     fired = {g.name: frame[gate_column(g.name)].to_numpy(dtype=bool) for g in scorecard.gates}
     gated = apply_gates(score, scorecard.gates, fired)
@@ -165,7 +136,7 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
             "score": final,
             "tier": assign_tiers(final, scorecard.tiers),
             "confidence": np.round(confidence, 4),
-            "reasons": reasons_column(ReasonColumns.concat([gates, *reason_parts]), rows),
+            "reasons": ReasonTable.concat([gates, *reason_parts]).column(rows),
             "segment": segment,
             "stage": stage,
             "scorecard_name": scorecard.name,

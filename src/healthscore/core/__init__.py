@@ -4,25 +4,18 @@ Nothing here reads or writes data, and nothing imports Ibis, pandas or a web fra
 """
 
 from healthscore.core._normalize import NEUTRAL, normalize
-from healthscore.core._reasons import (
-    Reason,
-    ReasonColumns,
-    ReasonSource,
-    gate_reasons,
-    measure_reasons,
-)
+from healthscore.core._reasons import MIN_IMPACT, Reason, ReasonPicks, pick_reasons
 from healthscore.core._scoring import VariantScores, apply_gates, assign_tiers, score_variant
 
 __all__ = [
+    "MIN_IMPACT",
     "NEUTRAL",
     "Reason",
-    "ReasonColumns",
-    "ReasonSource",
+    "ReasonPicks",
     "VariantScores",
     "apply_gates",
     "assign_tiers",
-    "gate_reasons",
-    "measure_reasons",
     "normalize",
+    "pick_reasons",
     "score_variant",
 ]
