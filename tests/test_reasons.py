@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from healthscore.compute._reason_text import (
     ReasonSource,
@@ -87,3 +89,16 @@ def test_a_template_that_cannot_format_falls_back_to_the_value() -> None:
     )
     (reasons,) = render([source], {"u.x": np.array([-4.0])}, 1, 0, np.array([0])).per_row(1)
     assert reasons[0]["text"] == "x: 2.50"
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64), st.sampled_from([".0f", ",.0f"]))
+def test_whole_number_formatting_is_unchanged_by_rounding_first(value: float, spec: str) -> None:
+    # The renderer rounds with rint before formatting `.0f` fields, to format fewer values.
+    assert format(float(np.rint(value)), spec) == format(value, spec)
+
+
+def test_whole_number_fields_round_half_to_even_like_python() -> None:
+    values = np.array([0.5, 1.5, 2.5, 2.4999999, 1_000_000.5])
+    source = ReasonSource("u.x", "x", "{value:,.0f}", {"value": values}, np.ones(5, bool))
+    table = render([source], {"u.x": -np.ones(5)}, 1, 0, np.arange(5))
+    assert [r[0]["text"] for r in table.per_row(5)] == [format(v, ",.0f") for v in values]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from healthscore.core._reasons import Reason, ReasonPicks
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+WHOLE_NUMBER = re.compile(r"^,?\.0f$")
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,10 @@ def _texts(source: ReasonSource, rows: IntArray) -> pa.Array:
             if field == "shown":
                 pieces.append(_format(values, format_number))
             else:
+                if values.dtype.kind == "f" and WHOLE_NUMBER.match(spec or "") and not conversion:
+                    # rint rounds half to even exactly as format does for no decimals, and
+                    # leaves far fewer distinct values to format.
+                    values = np.rint(values)
                 formatter = functools.partial(_one, spec=spec or "", conversion=conversion)
                 pieces.append(_format(values, formatter))
     except (ValueError, TypeError, KeyError):
