@@ -31,10 +31,19 @@ def _escape(text: str) -> str:
 
 
 def reason_source(
-    scorecard: ResolvedScorecard, measure: MeasureSpec, frame: pd.DataFrame
+    scorecard: ResolvedScorecard,
+    measure: MeasureSpec,
+    frame: pd.DataFrame,
+    rows: NDArray[np.bool_],
 ) -> ReasonSource:
-    """The template and row-aligned arrays that explain `measure` for the rows of `frame`."""
-    value = frame[measure.metric].to_numpy(dtype=np.float64)
+    """The template and arrays that explain `measure` for the `rows` of `frame`."""
+
+    def column(name: str) -> NDArray[np.float64]:
+        # Only the columns a text reads are sliced: copying the whole frame costs memory.
+        values: NDArray[np.float64] = frame[name].to_numpy(dtype=np.float64)[rows]
+        return values
+
+    value = column(measure.metric)
     fields: dict[str, NDArray[Any]] = {"value": value}
     spec = scorecard.metric(measure.metric)
     label = measure.label
@@ -42,7 +51,7 @@ def reason_source(
     match spec:
         case ChangeSpec(previous=previous, output=output, window_days=window):
             percent = value if output == "percent" else (value - 1.0) * 100.0
-            fields["previous"] = frame[previous].to_numpy(dtype=np.float64)
+            fields["previous"] = column(previous)
             fields["percent"] = percent
             fields["abs_percent"] = np.abs(percent)
             fields["direction"] = np.where(percent < 0, "down", "up")
@@ -50,8 +59,8 @@ def reason_source(
                 f"{{label}} {{direction}} {{abs_percent:.0f}}% against the previous {window} days"
             )
         case RateSpec(numerator=numerator, denominator=denominator):
-            fields["numerator"] = frame[numerator].to_numpy(dtype=np.float64)
-            fields["denominator"] = frame[denominator].to_numpy(dtype=np.float64)
+            fields["numerator"] = column(numerator)
+            fields["denominator"] = column(denominator)
             fields["percent"] = value * 100.0
             template = (
                 f"{{numerator:,.0f}} {_escape(_label(scorecard, numerator))} per "

@@ -118,8 +118,7 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
             columns.setdefault(f"measure.{code}", np.full(rows, np.nan))[mask] = values
         for name, values in result.groups.items():
             columns.setdefault(f"group.{name}", np.full(rows, np.nan))[mask] = values
-        part = frame[mask]
-        sources = [reason_source(scorecard, measure, part) for measure in variant.measures]
+        sources = [reason_source(scorecard, m, frame, mask) for m in variant.measures]
         impacts = np.column_stack([result.impacts[m.code] for m in variant.measures])
         picks = pick_reasons(impacts, scorecard.max_drags, scorecard.max_lifts)
         reason_parts.append(measure_reasons(picks, sources, np.flatnonzero(mask).astype(np.int64)))
