@@ -34,8 +34,6 @@ from healthscore.spec._resolved import (
 )
 
 ZERO_WHEN_EMPTY = frozenset({"count", "sum", "distinct"})
-SEGMENT = "_segment"
-STAGE = "_stage"
 KEYS = ("account_id", "as_of")
 
 

@@ -11,8 +11,6 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from healthscore.compute._metrics import (
-    SEGMENT,
-    STAGE,
     condition_column,
     default_condition,
     gate_column,
@@ -149,4 +147,4 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
     return pd.concat([out, sub_scores], axis=1)
 
 
-__all__ = ["SEGMENT", "STAGE", "AssignmentError", "score_frame"]
+__all__ = ["AssignmentError", "score_frame"]

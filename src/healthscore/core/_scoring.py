@@ -28,7 +28,6 @@ class VariantScores:
     confidence: FloatArray
     measures: dict[str, FloatArray] = field(default_factory=dict)
     impacts: dict[str, FloatArray] = field(default_factory=dict)
-    observed: dict[str, BoolArray] = field(default_factory=dict)
     groups: dict[str, FloatArray] = field(default_factory=dict)
 
 
@@ -37,7 +36,8 @@ def score_variant(
 ) -> VariantScores:
     """Combine measure sub-scores (NaN = no data) into scores for `rows` accounts."""
     total_group_weight = sum(group.weight for group in variant.groups) or 1.0
-    group_parts: list[tuple[float, FloatArray, FloatArray, dict[str, FloatArray]]] = []
+    group_parts: list[tuple[FloatArray, dict[str, FloatArray]]] = []
+    present_group_weight = np.zeros(rows)
     result = VariantScores(score=np.zeros(rows), confidence=np.zeros(rows))
     for group in variant.groups:
         total_weight = sum(measure.weight for measure in group.measures) or 1.0
@@ -60,21 +60,19 @@ def score_variant(
             weighted_sum += np.where(counts, weight * np.nan_to_num(value), 0.0)
             weights[measure.code] = weight
             result.measures[measure.code] = value
-            result.observed[measure.code] = observed
             static_share = (group.weight / total_group_weight) * (measure.weight / total_weight)
             result.confidence += np.where(observed, static_share, 0.0)
         has_data = counted_weight > 0
         safe = np.where(has_data, counted_weight, 1.0)
         result.groups[group.name] = np.where(has_data, weighted_sum / safe, np.nan)
         shares = {code: weight / safe for code, weight in weights.items()}
-        group_parts.append((group.weight, has_data.astype(np.float64), safe, shares))
-    present_group_weight = np.zeros(rows)
-    for group_weight, present, _, _ in group_parts:
-        present_group_weight += group_weight * present
+        group_weight = np.where(has_data, group.weight, 0.0)
+        present_group_weight += group_weight
+        group_parts.append((group_weight, shares))
     safe_total = np.where(present_group_weight > 0, present_group_weight, 1.0)
     impact_total = np.zeros(rows)
-    for (group_weight, present, _, shares), group in zip(group_parts, variant.groups, strict=True):
-        group_share = group_weight * present / safe_total
+    for (group_weight, shares), group in zip(group_parts, variant.groups, strict=True):
+        group_share = group_weight / safe_total
         for measure in group.measures:
             effective = group_share * shares[measure.code]
             sub = np.nan_to_num(result.measures[measure.code], nan=NEUTRAL)
@@ -90,7 +88,6 @@ def score_variant(
 class GateOutcome:
     score: FloatArray
     impacts: dict[str, FloatArray]  # per gate: points it moved the score (0 where not fired)
-    fired: dict[str, BoolArray]
 
 
 def apply_gates(
@@ -107,7 +104,7 @@ def apply_gates(
         elif gate.floor is not None:
             result = np.where(mask, np.maximum(result, gate.floor), result)
         impacts[gate.name] = result - before
-    return GateOutcome(result, impacts, dict(fired))
+    return GateOutcome(result, impacts)
 
 
 def assign_tiers(score: FloatArray, tiers: Sequence[TierSpec]) -> NDArray[np.object_]:
