@@ -9,8 +9,11 @@ from pathlib import Path
 import pandas as pd
 from ibis.backends import BaseBackend
 
-from healthscore.compute import Sources, check_data, connect, metric_table, score_frame
+from healthscore.compute import Sources, check_data, connect, metric_frame, score_frame
+from healthscore.evaluation import BacktestResult, observation_dates, run_backtest
+from healthscore.evaluation._backtest import Progress
 from healthscore.spec import Issue, ResolvedScorecard, load_scorecard
+from healthscore.spec._models import window_days
 from healthscore.store import write_scores
 
 DateLike = dt.date | dt.datetime | str
@@ -23,6 +26,13 @@ def to_date(value: DateLike) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value))
+
+
+def horizon_days(horizon: str | int | None) -> int | None:
+    """Days in a horizon given as '30d', '4w' or a number of days."""
+    if horizon is None or isinstance(horizon, int):
+        return horizon
+    return window_days(horizon)
 
 
 class Engine:
@@ -61,11 +71,7 @@ class Engine:
         only rows stamped before its row's as-of date.
         """
         dates = [to_date(as_of)] if isinstance(as_of, DateLike) else [to_date(d) for d in as_of]
-        table = metric_table(self.scorecard, self.sources, dates, accounts)
-        frame: pd.DataFrame = table.order_by(["as_of", "account_id"]).to_pandas()
-        # Backends disagree on the resolution (DuckDB: us, Spark: ns); one dtype for all.
-        frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
-        return frame
+        return metric_frame(self.scorecard, self.sources, dates, accounts)
 
     def score(
         self,
@@ -75,6 +81,22 @@ class Engine:
         """The score frame for every account (or `accounts`) as of a date (default: today)."""
         frame = self.metrics(dt.date.today() if as_of is None else as_of, accounts)
         return score_frame(self.scorecard, frame)
+
+    def backtest(
+        self,
+        start: DateLike,
+        end: DateLike,
+        every: str = "1mo",
+        horizon: str | int | None = None,
+        progress: Progress | None = None,
+    ) -> BacktestResult:
+        """Score every account at each date from start to end and check who churned.
+
+        `horizon` ('30d' or days) overrides the scorecard outcome's; the result holds
+        AUC, lift, churn by tier, calibration, lead time and per-measure evidence.
+        """
+        dates = observation_dates(to_date(start), to_date(end), every)
+        return run_backtest(self.scorecard, self.sources, dates, horizon_days(horizon), progress)
 
     def save(self, scores: pd.DataFrame) -> int:
         """Append scores to the warehouse's score history, atomically."""

@@ -12,6 +12,13 @@ import typer
 from rich.console import Console
 
 from healthscore.cli._demo import run_demo
+from healthscore.cli._evidence import (
+    EndOption,
+    EveryOption,
+    HorizonOption,
+    StartOption,
+    run_backtest_command,
+)
 from healthscore.cli._render import render_ingest, render_issues, render_summary
 from healthscore.compute import AssignmentError, SourceError, connect
 from healthscore.compute._ingest import IngestError, ingest_files
@@ -145,6 +152,24 @@ def score(
             raise typer.Exit(EXIT_INVALID) from None
         console.print(f"Wrote {len(scores):,} scores to {out}")
     render_summary(console, engine.scorecard, scores)
+
+
+@app.command()
+def backtest(
+    scorecard: ScorecardOption,
+    start: StartOption,
+    end: EndOption,
+    every: EveryOption = "1mo",
+    horizon: HorizonOption = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result.")] = None,
+    html: Annotated[Path | None, typer.Option(help="Write the HTML report.")] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Score every account at each past date and check the scores against real churn."""
+    engine = _load(scorecard)
+    if warehouse:
+        engine = Engine(engine.scorecard, warehouse)
+    run_backtest_command(engine, start, end, every, horizon, json_path, html)
 
 
 def _parse_date(text: str) -> dt.date:

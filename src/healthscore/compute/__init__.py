@@ -2,7 +2,7 @@
 
 from healthscore.compute._check import check_data
 from healthscore.compute._contract import CONTRACTS, TableContract
-from healthscore.compute._metrics import metric_table
+from healthscore.compute._metrics import metric_frame, metric_table
 from healthscore.compute._scores import AssignmentError, score_frame
 from healthscore.compute._sources import DEFAULT_WAREHOUSE, SourceError, Sources, connect
 
@@ -15,6 +15,7 @@ __all__ = [
     "TableContract",
     "check_data",
     "connect",
+    "metric_frame",
     "metric_table",
     "score_frame",
 ]

@@ -17,6 +17,7 @@ from functools import reduce
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from healthscore.compute._compile import compile_expr, epoch_days
 from healthscore.compute._contract import CONTRACTS
@@ -248,6 +249,20 @@ def metric_table(
     return result.select(
         *KEYS, *(result[name].cast("float64").name(name) for name in (*metrics, *fields)), *extra
     )
+
+
+def metric_frame(
+    scorecard: ResolvedScorecard,
+    sources: Sources,
+    dates: Sequence[dt.date],
+    accounts: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """The executed metric table, ordered by as_of then account_id."""
+    table = metric_table(scorecard, sources, dates, accounts)
+    frame: pd.DataFrame = table.order_by(["as_of", "account_id"]).to_pandas()
+    # Backends disagree on the resolution (DuckDB: us, Spark: ns); one dtype for all.
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
+    return frame
 
 
 def _derived(

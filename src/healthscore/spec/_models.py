@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from healthscore.spec._outcomes import Outcome
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 WINDOW_PATTERN = re.compile(r"^(\d+)\s*(d|w)$")
 TableName = Literal[
@@ -305,6 +307,9 @@ class Scorecard(_Spec):
     segments: dict[Identifier, Variant] = Field(default_factory=dict)
     stages: dict[Identifier, Variant] = Field(default_factory=dict)
     reasons: ReasonOptions = Field(default_factory=ReasonOptions)
+    outcome: Outcome | None = Field(
+        default=None, description="What churn means here, for backtests and models."
+    )
 
     @field_validator("version", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ from healthscore.spec._metrics import (
     parse_or_report,
     resolve_metrics,
 )
+from healthscore.spec._outcomes import OutcomeSpec, outcome_table, resolve_outcome
 from healthscore.spec._resolved import (
     AggregateSpec,
     BandsNormalizer,
@@ -279,6 +280,21 @@ class _Resolver:
             )
         return tuple(TierSpec(t.name, t.min, t.color, t.label or t.name) for t in tiers)
 
+    def outcome(self) -> OutcomeSpec | None:
+        outcome = self.card.outcome
+        if outcome is None:
+            return None
+        table = outcome_table(outcome)
+        if table not in self.card.sources:
+            self.report(
+                ("outcome", "kind"),
+                f"a '{table}' source for a '{outcome.kind}' outcome",
+                f"sources: {', '.join(self.card.sources)}",
+            )
+        text = getattr(outcome, "where", None)
+        where = parse_or_report(text, ("outcome", "where"), self.report)
+        return resolve_outcome(outcome, where)
+
     def gates(self) -> tuple[GateSpec, ...]:
         gates = []
         for name, gate in self.card.gates.items():
@@ -318,6 +334,7 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
     tiers = resolver.tiers()
     gates = resolver.gates()
     population = parse_or_report(card.population, ("population",), resolver.report)
+    outcome = resolver.outcome()
     metrics = order_metrics(resolver.metrics, resolver.report)
     raise_if_errors(resolver.issues)
     path = None if source.path.startswith("<") else Path(source.path).resolve()
@@ -337,6 +354,7 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
         tiers=tiers,
         max_drags=card.reasons.max_drags,
         max_lifts=card.reasons.max_lifts,
+        outcome=outcome,
         lines=dict(source.lines),
         file=source.path,
     )

@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 from healthscore.spec._expr import Expr
 from healthscore.spec._models import AggregateKind, Source
+from healthscore.spec._outcomes import OutcomeSpec
 
 
 class MissingPolicy(enum.StrEnum):
@@ -210,6 +211,7 @@ class ResolvedScorecard:
     tiers: tuple[TierSpec, ...]  # best first
     max_drags: int
     max_lifts: int
+    outcome: OutcomeSpec | None = None
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
     file: str = "<scorecard>"  # as the user named it, for messages
 

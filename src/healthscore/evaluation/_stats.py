@@ -1,0 +1,190 @@
+"""The numbers a backtest reports, each from plain arrays.
+
+Risk is "lower score = riskier" throughout. Ties in score are treated as a random
+order would be, in expectation: a lift at 10% that cuts through a block of equal scores
+takes that block's average churn rate, never a lucky ordering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from sklearn.isotonic import IsotonicRegression
+from sklearn.metrics import roc_auc_score
+
+from healthscore.evaluation._result import (
+    BandRow,
+    Calibration,
+    CohortRow,
+    Interval,
+    LiftPoint,
+    TierRow,
+)
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+LIFT_SHARES = tuple(round(step / 100, 2) for step in range(1, 101))
+BAND_EDGES = tuple(float(edge) for edge in range(0, 101, 10))
+
+
+def rate(churned: int, observations: int) -> float | None:
+    return churned / observations if observations else None
+
+
+def auc(churned: BoolArray, score: FloatArray) -> float | None:
+    """P(a random churner scores below a random non-churner), ties counting half."""
+    if churned.all() or not churned.any():
+        return None
+    return float(roc_auc_score(churned, -score))
+
+
+def auc_interval(
+    churned: BoolArray, score: FloatArray, resamples: int = 200, seed: int = 0
+) -> Interval | None:
+    """Bootstrap 95% interval of the AUC (resampling observations, seeded)."""
+    if auc(churned, score) is None:
+        return None
+    generator = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        pick = generator.integers(0, len(churned), len(churned))
+        value = auc(churned[pick], score[pick])
+        if value is not None:
+            values.append(value)
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Interval(low=round(float(low), 4), high=round(float(high), 4))
+
+
+def lift_curve(churned: BoolArray, score: FloatArray) -> list[LiftPoint]:
+    """Captured churners and lift at each percent of observations, riskiest first."""
+    total = len(churned)
+    positives = int(churned.sum())
+    if total == 0 or positives == 0:
+        return []
+    values, inverse = np.unique(score, return_inverse=True)
+    sizes = np.bincount(inverse, minlength=len(values)).astype(np.float64)
+    hits = np.bincount(inverse, weights=churned.astype(np.float64), minlength=len(values))
+    # Rows and churners up to the end of each block of equal scores, lowest score first.
+    rows_end = np.concatenate([[0.0], np.cumsum(sizes)])
+    hits_end = np.concatenate([[0.0], np.cumsum(hits)])
+    points = []
+    for share in LIFT_SHARES:
+        wanted = share * total
+        captured_hits = float(np.interp(wanted, rows_end, hits_end))
+        captured = captured_hits / positives
+        points.append(
+            LiftPoint(share=share, captured=round(captured, 4), lift=round(captured / share, 4))
+        )
+    return points
+
+
+def top_decile_lift(curve: Sequence[LiftPoint]) -> float | None:
+    return next((point.lift for point in curve if point.share == 0.1), None)
+
+
+def tier_rows(tiers: NDArray[Any], churned: BoolArray, worst_first: Sequence[str]) -> list[TierRow]:
+    rows = []
+    for tier in worst_first:
+        inside = tiers == tier
+        count = int(inside.sum())
+        hits = int(churned[inside].sum())
+        churn = rate(hits, count)
+        rows.append(
+            TierRow(
+                tier=tier,
+                observations=count,
+                churned=hits,
+                churn_rate=None if churn is None else round(churn, 6),
+            )
+        )
+    return rows
+
+
+def tier_order_failures(rows: Sequence[TierRow]) -> int:
+    """Adjacent tiers (worst to best, empty tiers skipped) whose churn rate does not fall."""
+    rates = [row.churn_rate for row in rows if row.churn_rate is not None]
+    return sum(1 for worse, better in pairwise(rates) if better >= worse)
+
+
+def calibration(churned: BoolArray, score: FloatArray) -> Calibration:
+    """Observed churn per 10-point band and an isotonic (monotone, falling) fit."""
+    if len(churned) == 0:
+        return Calibration(bands=[], scores=[], probabilities=[])
+    fit = IsotonicRegression(increasing=False, out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    predicted = fit.fit_transform(score, churned.astype(np.float64))
+    band = np.clip(np.floor(score / 10.0), 0, 9).astype(np.int64)
+    bands = []
+    for index in range(10):
+        inside = band == index
+        count = int(inside.sum())
+        hits = int(churned[inside].sum())
+        churn = rate(hits, count)
+        bands.append(
+            BandRow(
+                low=BAND_EDGES[index],
+                high=BAND_EDGES[index + 1],
+                observations=count,
+                churned=hits,
+                churn_rate=None if churn is None else round(churn, 6),
+                predicted=round(float(predicted[inside].mean()), 6) if count else None,
+            )
+        )
+    return Calibration(
+        bands=bands,
+        scores=[round(float(x), 4) for x in fit.X_thresholds_],
+        probabilities=[round(float(y), 6) for y in fit.y_thresholds_],
+    )
+
+
+def histogram(score: FloatArray) -> list[int]:
+    band = np.clip(np.floor(score / 10.0), 0, 9).astype(np.int64)
+    return [int(count) for count in np.bincount(band, minlength=10)]
+
+
+def cohorts(values: FloatArray, churned: BoolArray, count: int = 10) -> list[CohortRow]:
+    """Churn rate per decile of a metric (fewer bins when values repeat), missing apart."""
+    rows = []
+    present = ~np.isnan(values)
+    if present.any():
+        edges = np.unique(np.quantile(values[present], np.linspace(0, 1, count + 1)))
+        if len(edges) == 1:
+            edges = np.array([edges[0], edges[0]])
+        # Right-closed bins, the lowest including its edge: each value in exactly one.
+        position = np.clip(np.searchsorted(edges, values[present], side="left") - 1, 0, None)
+        position = np.minimum(position, len(edges) - 2)
+        hits = churned[present]
+        for index in range(len(edges) - 1):
+            inside = position == index
+            number = int(inside.sum())
+            if number == 0:
+                continue
+            low, high = float(edges[index]), float(edges[index + 1])
+            rows.append(
+                CohortRow(
+                    label=f"{_short(low)} to {_short(high)}",
+                    low=low,
+                    high=high,
+                    observations=number,
+                    churn_rate=round(float(hits[inside].mean()), 6),
+                )
+            )
+    missing = int((~present).sum())
+    if missing:
+        rows.append(
+            CohortRow(
+                label="missing",
+                low=None,
+                high=None,
+                observations=missing,
+                churn_rate=round(float(churned[~present].mean()), 6),
+            )
+        )
+    return rows
+
+
+def _short(value: float) -> str:
+    return f"{value:.3g}"
