@@ -10,8 +10,17 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from healthscore.compute import Sources, check_data, connect, metric_frame, score_frame
-from healthscore.evaluation import BacktestResult, observation_dates, run_backtest
-from healthscore.evaluation._backtest import Progress
+from healthscore.evaluation import (
+    BacktestResult,
+    Comparison,
+    WeightSuggestion,
+    compare,
+    observation_dates,
+    observations,
+    run_backtest,
+    suggest_weights,
+)
+from healthscore.evaluation._backtest import Progress, resolve_outcome
 from healthscore.spec import Issue, ResolvedScorecard, load_scorecard
 from healthscore.spec._models import window_days
 from healthscore.store import write_scores
@@ -97,6 +106,44 @@ class Engine:
         """
         dates = observation_dates(to_date(start), to_date(end), every)
         return run_backtest(self.scorecard, self.sources, dates, horizon_days(horizon), progress)
+
+    def suggest_weights(
+        self,
+        start: DateLike,
+        end: DateLike,
+        every: str = "1mo",
+        horizon: str | int | None = None,
+        version: str | None = None,
+        progress: Progress | None = None,
+    ) -> WeightSuggestion:
+        """Weights fitted on the backtest's observations, as a new scorecard version's text."""
+        if self.scorecard.path is None:
+            raise ValueError("suggest_weights rewrites the scorecard file: load it from a path")
+        dates = observation_dates(to_date(start), to_date(end), every)
+        outcome = resolve_outcome(self.scorecard, horizon_days(horizon))
+        frame, _ = observations(self.scorecard, self.sources, dates, outcome, progress)
+        text = self.scorecard.path.read_text(encoding="utf-8")
+        return suggest_weights(self.scorecard, text, frame, version)
+
+    def compare(
+        self,
+        other: Engine,
+        start: DateLike,
+        end: DateLike,
+        every: str = "1mo",
+        horizon: str | int | None = None,
+        as_of: DateLike | None = None,
+    ) -> Comparison:
+        """Both scorecards backtested on the same dates, and who changes tier on `as_of`."""
+        dates = observation_dates(to_date(start), to_date(end), every)
+        day = dt.date.today() if as_of is None else to_date(as_of)
+        return compare(
+            (self.scorecard, self.sources),
+            (other.scorecard, other.sources),
+            dates,
+            day,
+            horizon_days(horizon),
+        )
 
     def save(self, scores: pd.DataFrame) -> int:
         """Append scores to the warehouse's score history, atomically."""

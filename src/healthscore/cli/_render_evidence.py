@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from healthscore.evaluation import BacktestResult
+from healthscore.evaluation import BacktestResult, Comparison, WeightSuggestion
 
 
 def show(value: float | None, digits: int = 3, percent: bool = False) -> str:
@@ -80,3 +80,60 @@ def render_slices(console: Console, result: BacktestResult) -> None:
 def render_warnings(console: Console, warnings: Sequence[str]) -> None:
     for warning in warnings:
         console.print(f"warning: {warning}", style="yellow", markup=False, soft_wrap=True)
+
+
+def render_suggestion(console: Console, result: WeightSuggestion) -> None:
+    console.print(
+        f"[bold]{result.scorecard_name}[/] {result.old_version} -> {result.new_version}: "
+        f"{result.observations:,} observations, {result.churned:,} churned, C={result.strength:g}"
+    )
+    table = Table(
+        title=f"Held-out dates {result.test_dates[0]} .. {result.test_dates[-1]} "
+        f"(weights fitted on {len(result.train_dates)} earlier dates)"
+    )
+    for column in ("", "AUC", "top-decile lift", "tier order failures"):
+        table.add_column(column, justify="right" if column else "left")
+    for name, numbers in (("before", result.before), ("after", result.after)):
+        table.add_row(
+            f"{name} ({result.old_version if name == 'before' else result.new_version})",
+            show(numbers.auc),
+            show(numbers.top_decile_lift, 2),
+            str(numbers.tier_order_failures),
+        )
+    console.print(table)
+    weights = Table(title="Suggested weights (share of the score, %)")
+    weights.add_column("measure")
+    weights.add_column("weight", justify="right")
+    weights.add_column("coefficient", justify="right")
+    for code, weight in sorted(result.weights.items(), key=lambda item: -item[1]):
+        coefficient = result.coefficients.get(code)
+        weights.add_row(code, f"{weight:.2f}", "" if coefficient is None else f"{coefficient:+.3f}")
+    console.print(weights)
+    for item in result.dropped:
+        console.print(f"weight 0: {item.measure}: {item.reason}", style="yellow", markup=False)
+
+
+def render_comparison(console: Console, result: Comparison) -> None:
+    table = Table(title="Same history, two scorecards")
+    table.add_column("")
+    for item in (result.a, result.b):
+        table.add_column(f"{item.scorecard_name} {item.scorecard_version}", justify="right")
+    rows = {
+        "observations": (f"{result.a.observations:,}", f"{result.b.observations:,}"),
+        "churned": (f"{result.a.churned:,}", f"{result.b.churned:,}"),
+        "AUC": (show(result.a.auc), show(result.b.auc)),
+        "top-decile lift": (show(result.a.top_decile_lift, 2), show(result.b.top_decile_lift, 2)),
+        "tier order failures": (
+            str(result.a.tier_order_failures),
+            str(result.b.tier_order_failures),
+        ),
+    }
+    for name, (left, right) in rows.items():
+        table.add_row(name, left, right)
+    console.print(table)
+    moves = Table(title=f"Tier changes on {result.as_of}: {result.changed:,} of {result.scored:,}")
+    for column in ("from", "to", "accounts"):
+        moves.add_column(column, justify="right" if column == "accounts" else "left")
+    for move in result.moves:
+        moves.add_row(move.from_tier, move.to_tier, f"{move.accounts:,}")
+    console.print(moves)

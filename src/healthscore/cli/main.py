@@ -9,21 +9,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from healthscore.cli._demo import run_demo
-from healthscore.cli._evidence import (
-    EndOption,
-    EveryOption,
-    HorizonOption,
-    StartOption,
-    run_backtest_command,
+from healthscore.cli._common import (
+    EXIT_INVALID,
+    ScorecardOption,
+    WarehouseOption,
+    console,
+    errors,
+    load_engine,
 )
+from healthscore.cli._demo import run_demo
+from healthscore.cli._evidence import register_evidence
 from healthscore.cli._render import render_ingest, render_issues, render_summary
 from healthscore.compute import AssignmentError, SourceError, connect
 from healthscore.compute._ingest import IngestError, ingest_files
-from healthscore.engine import Engine
-from healthscore.spec import Scorecard, ScorecardError, load_scorecard
+from healthscore.spec import Scorecard
 from healthscore.store import ExportError, export_scores
 
 app = typer.Typer(
@@ -31,23 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
-errors = Console(stderr=True)
-
-ScorecardOption = Annotated[Path, typer.Option("--scorecard", "-c", help="The scorecard YAML.")]
-WarehouseOption = Annotated[
-    str | None, typer.Option("--warehouse", "-w", help="Ibis URL; default: the scorecard's.")
-]
-EXIT_INVALID = 2
-
-
-def _load(path: Path) -> Engine:
-    try:
-        return Engine(load_scorecard(path))
-    except ScorecardError as error:
-        render_issues(errors, error.issues)
-        errors.print(f"{len(error.issues)} problem(s) found.", style="bold red")
-        raise typer.Exit(EXIT_INVALID) from None
+register_evidence(app)
 
 
 @app.command()
@@ -82,10 +66,8 @@ def validate(
     offline: Annotated[bool, typer.Option(help="Check the file only, not the data.")] = False,
 ) -> None:
     """Check a scorecard against the schema and the data it names; exit 2 on any error."""
-    engine = _load(scorecard)
+    engine = load_engine(scorecard, warehouse)
     if not offline:
-        if warehouse:
-            engine = Engine(engine.scorecard, warehouse)
         issues = engine.check()
         if issues:
             render_issues(errors, issues)
@@ -132,9 +114,7 @@ def score(
     save: Annotated[bool, typer.Option(help="Append to the warehouse's score history.")] = True,
 ) -> None:
     """Score every account as of a date."""
-    engine = _load(scorecard)
-    if warehouse:
-        engine = Engine(engine.scorecard, warehouse)
+    engine = load_engine(scorecard, warehouse)
     day = _parse_date(as_of) if as_of else dt.date.today()
     try:
         with console.status(f"Scoring as of {day}..."):
@@ -152,24 +132,6 @@ def score(
             raise typer.Exit(EXIT_INVALID) from None
         console.print(f"Wrote {len(scores):,} scores to {out}")
     render_summary(console, engine.scorecard, scores)
-
-
-@app.command()
-def backtest(
-    scorecard: ScorecardOption,
-    start: StartOption,
-    end: EndOption,
-    every: EveryOption = "1mo",
-    horizon: HorizonOption = None,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the result.")] = None,
-    html: Annotated[Path | None, typer.Option(help="Write the HTML report.")] = None,
-    warehouse: WarehouseOption = None,
-) -> None:
-    """Score every account at each past date and check the scores against real churn."""
-    engine = _load(scorecard)
-    if warehouse:
-        engine = Engine(engine.scorecard, warehouse)
-    run_backtest_command(engine, start, end, every, horizon, json_path, html)
 
 
 def _parse_date(text: str) -> dt.date:

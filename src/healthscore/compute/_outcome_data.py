@@ -14,13 +14,13 @@ import pandas as pd
 
 from healthscore.compute._compile import compile_expr
 from healthscore.compute._contract import CONTRACTS
-from healthscore.compute._sources import Sources
+from healthscore.compute._sources import SourceError, Sources
 from healthscore.spec._outcomes import OutcomeSpec
 
 
 @dataclass(frozen=True)
 class OutcomeData:
-    """The rows an outcome is decided from, and the day after the data's last day.
+    """The rows an outcome is decided from, and the span of the data.
 
     `rows` has account_id and, for subscriptions, `start` and `end`; for the others `day`
     (midnight of each day with a qualifying row). All times are datetime64[us].
@@ -28,30 +28,36 @@ class OutcomeData:
 
     rows: pd.DataFrame
     data_until: pd.Timestamp
+    data_from: pd.Timestamp | None = None  # the first stamp in any source
 
 
-def data_until(sources: Sources, data_end: dt.date | None) -> pd.Timestamp:
-    """Midnight after the data's last day: the given end, or the latest stamp in any source."""
-    if data_end is not None:
-        return pd.Timestamp(data_end) + pd.Timedelta(days=1)
+def data_span(sources: Sources, data_end: dt.date | None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The first stamp in any source, and midnight after the data's last day (or data_end)."""
+    earliest: list[pd.Timestamp] = []
     latest: list[pd.Timestamp] = []
     for name in sources.scorecard.sources:
         time = CONTRACTS[name].time
         if time is None or name == "accounts":
             continue
-        value = sources.table(name)[time].cast("timestamp").max().to_pyarrow().as_py()
-        if value is not None:
-            latest.append(pd.Timestamp(value))
+        stamp = sources.table(name)[time].cast("timestamp")
+        low, high = stamp.min().name("low"), stamp.max().name("high")
+        row = sources.table(name).aggregate([low, high]).to_pyarrow().to_pylist()[0]
+        if row["low"] is not None:
+            earliest.append(pd.Timestamp(row["low"]))
+            latest.append(pd.Timestamp(row["high"]))
     if not latest:
-        raise ValueError(
-            "the data holds no timestamps, so its end is unknown: set outcome.data_end"
+        raise SourceError(
+            "the data holds no timestamps, so its span is unknown: load data, or set "
+            "outcome.data_end"
         )
-    return max(latest).normalize() + pd.Timedelta(days=1)
+    if data_end is not None:
+        return min(earliest), pd.Timestamp(data_end) + pd.Timedelta(days=1)
+    return min(earliest), max(latest).normalize() + pd.Timedelta(days=1)
 
 
 def read_outcome_data(spec: OutcomeSpec, sources: Sources) -> OutcomeData:
     table = sources.table(spec.table)
-    until = data_until(sources, spec.data_end)
+    since, until = data_span(sources, spec.data_end)
     if spec.kind == "subscription_end":
         picked = table.select(
             "account_id",
@@ -72,4 +78,4 @@ def read_outcome_data(spec: OutcomeSpec, sources: Sources) -> OutcomeData:
         if column != "account_id":
             rows[column] = pd.to_datetime(rows[column]).astype("datetime64[us]")
     rows["account_id"] = rows["account_id"].astype(str)
-    return OutcomeData(rows=rows.reset_index(drop=True), data_until=until)
+    return OutcomeData(rows=rows.reset_index(drop=True), data_until=until, data_from=since)

@@ -92,7 +92,16 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
 
     score = np.full(rows, 50.0)
     confidence = np.zeros(rows)
-    columns: dict[str, NDArray[np.float64]] = {}
+    # Every sub-score column exists even when no row uses it: a stable schema.
+    columns: dict[str, NDArray[np.float64]] = {
+        f"{kind}.{name}": np.full(rows, np.nan)
+        for variant in scorecard.variants.values()
+        for kind, names in (
+            ("measure", [m.code for m in variant.measures]),
+            ("group", [g.name for g in variant.groups]),
+        )
+        for name in names
+    }
     reason_parts: list[ReasonTable] = []
     normalized: dict[tuple[str, Any], NDArray[np.float64]] = {}
     for (segment_name, stage_name), variant in scorecard.variants.items():

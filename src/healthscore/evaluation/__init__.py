@@ -6,12 +6,19 @@ from healthscore.evaluation._backtest import (
     observations,
     run_backtest,
 )
+from healthscore.evaluation._compare import Comparison, compare
 from healthscore.evaluation._result import BacktestResult
+from healthscore.evaluation._weights import SuggestError, WeightSuggestion, suggest_weights
 
 __all__ = [
     "BacktestError",
     "BacktestResult",
+    "Comparison",
+    "SuggestError",
+    "WeightSuggestion",
+    "compare",
     "observation_dates",
     "observations",
     "run_backtest",
+    "suggest_weights",
 ]

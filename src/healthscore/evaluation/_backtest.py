@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from healthscore.compute import Sources, metric_frame, score_frame
-from healthscore.compute._outcome_data import read_outcome_data
+from healthscore.compute._outcome_data import OutcomeData, read_outcome_data
 from healthscore.evaluation._labels import LABEL_COLUMNS, label_observations
 from healthscore.evaluation._result import BacktestResult
 from healthscore.evaluation._summary import summarize
@@ -72,7 +72,7 @@ def observations(
     dates: Sequence[dt.date],
     outcome: OutcomeSpec,
     progress: Progress | None = None,
-) -> tuple[pd.DataFrame, pd.Timestamp]:
+) -> tuple[pd.DataFrame, OutcomeData]:
     """Scores, metrics and labels for every account in the population at every date."""
     if not dates:
         raise BacktestError("no observation dates")
@@ -89,7 +89,7 @@ def observations(
     extra = [c for c in metrics.columns if c not in scores.columns]
     frame = pd.concat([scores, metrics[extra], labels[list(LABEL_COLUMNS)]], axis=1)
     frame["as_of"] = metrics["as_of"]
-    return frame, data.data_until
+    return frame, data
 
 
 def run_backtest(
@@ -100,5 +100,5 @@ def run_backtest(
     progress: Progress | None = None,
 ) -> BacktestResult:
     outcome = resolve_outcome(scorecard, horizon_days)
-    frame, until = observations(scorecard, sources, dates, outcome, progress)
-    return summarize(scorecard, outcome, frame, dates, until)
+    frame, data = observations(scorecard, sources, dates, outcome, progress)
+    return summarize(scorecard, outcome, frame, dates, data)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from healthscore.compute._outcome_data import OutcomeData
 from healthscore.evaluation._result import (
     BacktestResult,
     ComponentEvidence,
@@ -40,7 +41,7 @@ def summarize(
     outcome: OutcomeSpec,
     frame: pd.DataFrame,
     dates: Sequence[dt.date],
-    data_until: pd.Timestamp,
+    data: OutcomeData,
 ) -> BacktestResult:
     """The result for scored, labelled observations (every eligible one, censored included)."""
     worst_first = [tier.name for tier in reversed(scorecard.tiers)]
@@ -57,7 +58,7 @@ def summarize(
         outcome=outcome.kind,
         horizon_days=outcome.horizon_days,
         dates=sorted(dates),
-        data_until=data_until.date(),
+        data_until=data.data_until.date(),
         observations=len(labelled),
         churned=int(churned.sum()),
         censored=int((frame["eligible"] & frame["censored"]).sum()),
@@ -76,7 +77,7 @@ def summarize(
         segments=_slices(labelled, "segment", worst_first),
         stages=_slices(labelled, "stage", worst_first),
         by_date=_by_date(frame, dates, worst_first),
-        warnings=_warnings(frame, labelled, dates, failures, outcome),
+        warnings=_warnings(frame, labelled, dates, failures, outcome, data),
     )
     result._observations = frame
     return result
@@ -201,8 +202,22 @@ def _warnings(
     dates: Sequence[dt.date],
     failures: int,
     outcome: OutcomeSpec,
+    data: OutcomeData,
 ) -> list[str]:
     notes = []
+    if data.data_from is not None:
+        early = [day for day in sorted(dates) if pd.Timestamp(day) <= data.data_from]
+        if early:
+            notes.append(
+                f"{len(early)} date(s) on or before the data begins ({data.data_from.date()}): "
+                f"metrics there see no rows ({', '.join(d.isoformat() for d in early[:6])})"
+            )
+    late = [day for day in sorted(dates) if pd.Timestamp(day) >= data.data_until]
+    if late:
+        notes.append(
+            f"{len(late)} date(s) after the data ends ({data.data_until.date()}): nothing is "
+            "known there"
+        )
     churned = int(labelled["churned"].sum())
     if frame.empty or not frame["eligible"].any():
         notes.append(

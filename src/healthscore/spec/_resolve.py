@@ -165,8 +165,13 @@ class _Resolver:
             )
             if spec is not None:
                 measures.append(spec)
-        if group.measures and all(measure.weight == 0 for measure in group.measures.values()):
-            self.report((*where, "measures"), "measure weights >= 0 and not all zero", "all zero")
+        # A group weighted 0 is switched off, and may switch off all its measures too.
+        if group.weight > 0 and all(m.weight == 0 for m in group.measures.values()):
+            self.report(
+                (*where, "measures"),
+                "measure weights >= 0 and not all zero (or the group's weight 0)",
+                "all zero",
+            )
         return GroupSpec(name, group.weight, group.label or humanize(name), tuple(measures))
 
     def resolve_groups(self, groups: dict[str, m.Group], where: Location) -> tuple[GroupSpec, ...]:

@@ -1,0 +1,33 @@
+"""What every command shares: consoles, exit codes, the scorecard and warehouse options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from healthscore.cli._render import render_issues
+from healthscore.engine import Engine
+from healthscore.spec import ScorecardError, load_scorecard
+
+console = Console()
+errors = Console(stderr=True)
+EXIT_INVALID = 2
+
+ScorecardOption = Annotated[Path, typer.Option("--scorecard", "-c", help="The scorecard YAML.")]
+WarehouseOption = Annotated[
+    str | None, typer.Option("--warehouse", "-w", help="Ibis URL; default: the scorecard's.")
+]
+
+
+def load_engine(path: Path, warehouse: str | None = None) -> Engine:
+    """The engine for a scorecard file; every problem in the file listed, then exit 2."""
+    try:
+        card = load_scorecard(path)
+    except ScorecardError as error:
+        render_issues(errors, error.issues)
+        errors.print(f"{len(error.issues)} problem(s) found.", style="bold red")
+        raise typer.Exit(EXIT_INVALID) from None
+    return Engine(card, warehouse)
