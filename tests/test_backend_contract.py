@@ -126,7 +126,13 @@ stages:
 """
 
 CARDS = {
-    "example": lambda: load_scorecard(EXAMPLE),
+    # One failed payment fires the example's gate here, so the toy data exercises gates.
+    "example": lambda: load_scorecard_text(
+        EXAMPLE.read_text().replace(
+            'when: "failed_payments_90d >= 2"', 'when: "failed_payments_90d >= 1"'
+        ),
+        str(EXAMPLE),
+    ),
     "every_kind": lambda: load_scorecard_text(EVERY_KIND),
 }
 DATES = {"one_date": ONE_DATE, "many_dates": MANY_DATES}

@@ -116,7 +116,7 @@ def test_suggested_weights_beat_a_deliberately_bad_scorecard(demo: Path, tmp_pat
     text = out.read_text()
     assert text.startswith("# Weights suggested by `healthscore suggest-weights`")
     card = load_scorecard(out)
-    assert card.version == "1.1.0"
+    assert card.version == "1.2.0"
     before = Engine(bad).backtest(START, END)
     after = Engine(out).backtest(START, END)
     assert before.auc is not None and after.auc is not None
@@ -139,7 +139,7 @@ def test_engine_suggestion_holds_out_later_dates(demo: Path) -> None:
 
 
 def test_compare_reports_both_and_the_tier_changes(demo: Path, tmp_path: Path) -> None:
-    strict = variant(demo, "strict.yaml", {"{name: green, min: 70,": "{name: green, min: 80,"})
+    strict = variant(demo, "strict.yaml", {"{name: green, min: 75,": "{name: green, min: 85,"})
     changes = tmp_path / "changes.csv"
     out = tmp_path / "compare.json"
     result = runner.invoke(

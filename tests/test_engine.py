@@ -117,7 +117,9 @@ def test_account_with_no_events_gets_a_low_confidence_score() -> None:
     silent = scores.loc["silent"]
     assert 0 <= silent.score <= 100
     assert silent.confidence < scores.drop("silent").confidence.median()
-    assert silent.tier == "red"  # dark for 45+ days: the gate caps it at 30
+    # Never logged in: login recency scores worst (missing: worst), so the account sits
+    # below its peers, though with little data behind the score.
+    assert silent.score < scores.drop("silent").score.median()
 
 
 def test_empty_tables_score_without_crashing() -> None:

@@ -55,18 +55,38 @@ def render_backtest(console: Console, result: BacktestResult, measures: int = 8)
     for item in ranked[:measures]:
         table.add_row(item.name, item.metric or "", show(item.auc), f"{item.observations:,}")
     console.print(table)
+    render_gates(console, result)
     render_slices(console, result)
     render_warnings(console, result.warnings)
 
 
+def render_gates(console: Console, result: BacktestResult) -> None:
+    if not result.gates:
+        return
+    table = Table(title="Gates")
+    for column in ("gate", "fired", "churned", "churn when fired", "churn otherwise"):
+        table.add_column(column, justify="left" if column == "gate" else "right")
+    for gate in result.gates:
+        table.add_row(
+            gate.name,
+            f"{gate.fired:,}",
+            f"{gate.churned_when_fired:,}",
+            show(gate.churn_rate_fired, 3, True),
+            show(gate.churn_rate_not_fired, 3, True),
+        )
+    console.print(table)
+
+
 def render_slices(console: Console, result: BacktestResult) -> None:
     table = Table(title="By segment and stage")
-    for column in ("slice", "observations", "churned", "churn rate", "AUC", "lift", "tier order"):
-        table.add_column(column, justify="left" if column == "slice" else "right")
+    columns = ("", "name", "observations", "churned", "churn rate", "AUC", "lift", "tier order")
+    for column in columns:
+        table.add_column(column, justify="left" if column in {"", "name"} else "right")
     for kind, slices in (("segment", result.segments), ("stage", result.stages)):
         for item in slices:
             table.add_row(
-                f"{kind} {item.name}",
+                kind,
+                item.name,
                 f"{item.observations:,}",
                 f"{item.churned:,}",
                 show(item.churn_rate, 3, True),

@@ -89,6 +89,16 @@ class ComponentEvidence(_Model):
     )
 
 
+class GateEvidence(_Model):
+    """A gate: how often it fired, and churn when it did against when it did not."""
+
+    name: str
+    fired: int
+    churned_when_fired: int
+    churn_rate_fired: float | None
+    churn_rate_not_fired: float | None
+
+
 class SliceEvidence(_Model):
     """The headline numbers inside one segment or lifecycle stage."""
 
@@ -140,6 +150,7 @@ class BacktestResult(_Model):
     lead_time: LeadTime | None
     measures: list[ComponentEvidence]
     groups: list[ComponentEvidence]
+    gates: list[GateEvidence] = Field(default_factory=list)
     segments: list[SliceEvidence]
     stages: list[SliceEvidence]
     by_date: list[DateRow]

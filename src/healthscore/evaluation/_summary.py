@@ -8,11 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from healthscore.compute._metrics import gate_column
 from healthscore.compute._outcome_data import OutcomeData
 from healthscore.evaluation._result import (
     BacktestResult,
     ComponentEvidence,
     DateRow,
+    GateEvidence,
     LeadTime,
     SliceEvidence,
 )
@@ -51,6 +53,7 @@ def summarize(
     curve = lift_curve(churned, score)
     tiers = tier_rows(labelled["tier"].to_numpy(), churned, worst_first)
     failures = tier_order_failures(tiers)
+    gates = _gates(scorecard, labelled)
     result = BacktestResult(
         scorecard_name=scorecard.name,
         scorecard_version=scorecard.version,
@@ -74,10 +77,12 @@ def summarize(
         lead_time=lead_time(frame, worst_first[0]) if outcome_has_dates(outcome) else None,
         measures=_components(scorecard, labelled, "measure"),
         groups=_components(scorecard, labelled, "group"),
+        gates=gates,
         segments=_slices(labelled, "segment", worst_first),
         stages=_slices(labelled, "stage", worst_first),
         by_date=_by_date(frame, dates, worst_first),
-        warnings=_warnings(frame, labelled, dates, failures, outcome, data),
+        warnings=_warnings(frame, labelled, dates, failures, outcome, data)
+        + _gate_warnings(scorecard, gates),
     )
     result._observations = frame
     return result
@@ -148,6 +153,43 @@ def _components(
             )
         )
     return evidence
+
+
+def _gates(scorecard: ResolvedScorecard, labelled: pd.DataFrame) -> list[GateEvidence]:
+    churned = labelled["churned"].to_numpy(dtype=bool)
+    evidence = []
+    for gate in scorecard.gates:
+        fired = labelled[gate_column(gate.name)].to_numpy(dtype=bool)
+        hits = int(churned[fired].sum())
+        evidence.append(
+            GateEvidence(
+                name=gate.name,
+                fired=int(fired.sum()),
+                churned_when_fired=hits,
+                churn_rate_fired=_round(rate(hits, int(fired.sum())), 6),
+                churn_rate_not_fired=_round(
+                    rate(int(churned[~fired].sum()), int((~fired).sum())), 6
+                ),
+            )
+        )
+    return evidence
+
+
+def _gate_warnings(scorecard: ResolvedScorecard, gates: list[GateEvidence]) -> list[str]:
+    """A cap should fire on accounts that churn more than the rest; a floor, less."""
+    notes = []
+    for spec, evidence in zip(scorecard.gates, gates, strict=True):
+        fired, rest = evidence.churn_rate_fired, evidence.churn_rate_not_fired
+        if fired is None or rest is None:
+            continue
+        caps = spec.cap is not None
+        if (caps and fired <= rest) or (not caps and fired >= rest):
+            notes.append(
+                f"gate '{spec.name}' ({'cap' if caps else 'floor'}) fired on "
+                f"{evidence.fired} observation(s) that churned {fired:.1%} against {rest:.1%} "
+                f"for the rest: it {'caps' if caps else 'lifts'} scores without evidence"
+            )
+    return notes
 
 
 def _slices(labelled: pd.DataFrame, column: str, worst_first: list[str]) -> list[SliceEvidence]:
