@@ -25,4 +25,14 @@ if [ "$EXTRAS" = "dev" ] && ! command -v java >/dev/null 2>&1; then
     echo "Java 17 is missing: install it (e.g. apt-get install openjdk-17-jre-headless)" >&2
   fi
 fi
+
+# The report's browser test draws every chart in Chromium: Debian's, when missing.
+if [ "$EXTRAS" = "dev" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is missing: install it (e.g. apt-get install chromium)," \
+      "or set HEALTHSCORE_SKIP_BROWSER=1 to skip the browser test" >&2
+  fi
+fi
 export PATH="$ROOT/.venv/bin:$PATH"

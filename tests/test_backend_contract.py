@@ -17,7 +17,7 @@ import pyarrow as pa
 import pytest
 from ibis.backends import BaseBackend
 
-from healthscore import Engine, ResolvedScorecard, load_scorecard, load_scorecard_text
+from healthscore import Engine, ResolvedScorecard, load_scorecard_text
 from tests._backends import (
     assert_same_metrics,
     assert_same_scores,

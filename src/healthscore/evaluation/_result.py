@@ -29,6 +29,11 @@ class LiftPoint(_Model):
     lift: float = Field(description="Their churn rate over the overall churn rate.")
 
 
+class RocPoint(_Model):
+    false_positive_rate: float = Field(description="Share of non-churners flagged...")
+    true_positive_rate: float = Field(description="...and share of churners flagged.")
+
+
 class TierRow(_Model):
     tier: str
     observations: int
@@ -142,6 +147,9 @@ class BacktestResult(_Model):
     auc_interval: Interval | None = Field(description="Bootstrap 95% interval of the AUC.")
     top_decile_lift: float | None
     lift_curve: list[LiftPoint]
+    roc: list[RocPoint] = Field(
+        default_factory=list, description="ROC curve at 101 false-positive rates, 0 to 1."
+    )
     tiers: list[TierRow] = Field(description="Worst tier first.")
     tier_order_failures: int = Field(
         description="Adjacent tiers whose churn rate does not fall from worse to better; 0 = ok."

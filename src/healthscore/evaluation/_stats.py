@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from healthscore.evaluation._result import (
     BandRow,
@@ -22,6 +22,7 @@ from healthscore.evaluation._result import (
     CohortRow,
     Interval,
     LiftPoint,
+    RocPoint,
     TierRow,
 )
 
@@ -57,6 +58,18 @@ def auc_interval(
             values.append(value)
     low, high = np.percentile(values, [2.5, 97.5])
     return Interval(low=round(float(low), 4), high=round(float(high), 4))
+
+
+def roc(churned: BoolArray, score: FloatArray) -> list[RocPoint]:
+    """True-positive rate at 101 evenly spaced false-positive rates (interpolated)."""
+    if auc(churned, score) is None:
+        return []
+    fpr, tpr, _ = roc_curve(churned, -score)
+    grid = np.linspace(0.0, 1.0, 101)
+    return [
+        RocPoint(false_positive_rate=round(float(x), 2), true_positive_rate=round(float(y), 4))
+        for x, y in zip(grid, np.interp(grid, fpr, tpr), strict=True)
+    ]
 
 
 def lift_curve(churned: BoolArray, score: FloatArray) -> list[LiftPoint]:
