@@ -138,6 +138,24 @@ def test_replenishment_against_own_typical_interval(metrics: pd.DataFrame) -> No
     assert pd.isna(metrics.loc["b", "order_recency"])  # one invoice: no interval yet
 
 
+def test_replenishment_counts_purchase_days_not_rows() -> None:
+    data = frames()
+    # A second paid invoice the same day as one of a's, and three on one day for b.
+    same_day = pd.DataFrame(
+        [
+            ("a", pd.Timestamp("2026-01-11 05:00"), "paid"),
+            ("b", pd.Timestamp("2026-03-01 01:00"), "paid"),
+            ("b", pd.Timestamp("2026-03-01 02:00"), "paid"),
+        ],
+        columns=["account_id", "ts", "status"],
+    ).assign(amount=10.0)
+    data["invoices"] = pd.concat([data["invoices"], same_day], ignore_index=True)
+    engine = Engine(load_scorecard_text(CARD), duckdb_with(data))
+    recency = engine.metrics(AS_OF).set_index("account_id")["order_recency"]
+    assert recency["a"] == pytest.approx(13 / 20)  # still gaps of 10, 20, 30 days
+    assert pd.isna(recency["b"])  # still one purchase day: no interval yet
+
+
 def test_baseline_ratio(metrics: pd.DataFrame) -> None:
     # 3 logins this week against 1 login in the 14 days before: 3 / (1 * 7/14) = 6.
     assert metrics.loc["a", "_logins_7d__vs_14d_baseline"] == pytest.approx(6.0)

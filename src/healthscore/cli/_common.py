@@ -10,7 +10,7 @@ from rich.console import Console
 
 from healthscore.cli._render import render_issues
 from healthscore.engine import Engine
-from healthscore.spec import ScorecardError, load_scorecard
+from healthscore.spec import ResolvedScorecard, ScorecardError, load_scorecard
 
 console = Console()
 errors = Console(stderr=True)
@@ -22,12 +22,16 @@ WarehouseOption = Annotated[
 ]
 
 
-def load_engine(path: Path, warehouse: str | None = None) -> Engine:
-    """The engine for a scorecard file; every problem in the file listed, then exit 2."""
+def load_card(path: Path) -> ResolvedScorecard:
+    """The scorecard in a file; every problem in it listed, then exit 2."""
     try:
-        card = load_scorecard(path)
+        return load_scorecard(path)
     except ScorecardError as error:
         render_issues(errors, error.issues)
         errors.print(f"{len(error.issues)} problem(s) found.", style="bold red")
         raise typer.Exit(EXIT_INVALID) from None
-    return Engine(card, warehouse)
+
+
+def load_engine(path: Path, warehouse: str | None = None) -> Engine:
+    """The engine for a scorecard file, connected to its warehouse (or `warehouse`)."""
+    return Engine(load_card(path), warehouse)

@@ -16,6 +16,7 @@ from healthscore.cli._common import (
     WarehouseOption,
     console,
     errors,
+    load_card,
     load_engine,
 )
 from healthscore.cli._demo import run_demo
@@ -23,6 +24,7 @@ from healthscore.cli._evidence import register_evidence
 from healthscore.cli._render import render_ingest, render_issues, render_summary
 from healthscore.compute import AssignmentError, SourceError, connect
 from healthscore.compute._ingest import IngestError, ingest_files
+from healthscore.engine import Engine
 from healthscore.spec import Scorecard
 from healthscore.store import ExportError, export_scores
 
@@ -66,14 +68,14 @@ def validate(
     offline: Annotated[bool, typer.Option(help="Check the file only, not the data.")] = False,
 ) -> None:
     """Check a scorecard against the schema and the data it names; exit 2 on any error."""
-    engine = load_engine(scorecard, warehouse)
+    # Offline checks the file alone: no connection, so no warehouse file is created.
+    card = load_card(scorecard)
     if not offline:
-        issues = engine.check()
+        issues = Engine(card, warehouse).check()
         if issues:
             render_issues(errors, issues)
             errors.print(f"{len(issues)} problem(s) found.", style="bold red")
             raise typer.Exit(EXIT_INVALID)
-    card = engine.scorecard
     console.print(
         f"{scorecard}: OK — {card.name} {card.version} ({card.hash}), "
         f"{len([m for m in card.metrics if not m.name.startswith('_')])} metrics, "

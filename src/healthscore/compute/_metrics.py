@@ -182,12 +182,14 @@ def _replenishment(frame: _Frame, sources: Sources, spec: ReplenishmentSpec) -> 
         table = table.filter(
             compile_expr(spec.where, lambda n: table[n], frame.as_of).fill_null(False)
         )
-    stamp = table[time].cast("timestamp")
-    previous = stamp.lag().over(group_by=table.account_id, order_by=stamp)
-    table = table.mutate(_gap_days=epoch_days(stamp) - epoch_days(previous))
-    rows, _ = frame.rows_before(table, time, spec.window_days)
+    # Distinct days: two orders on one day are one purchase occasion, not a 0-day gap
+    # (the same cadence the non_repurchase outcome uses).
+    days = table.select("account_id", _day=table[time].cast("timestamp").truncate("D")).distinct()
+    previous = days._day.lag().over(group_by=days.account_id, order_by=days._day)
+    days = days.mutate(_gap_days=epoch_days(days._day) - epoch_days(previous))
+    rows, _ = frame.rows_before(days, "_day", spec.window_days)
     grouped = rows.group_by(frame.keys).aggregate(
-        _last=rows[time].cast("timestamp").max(),
+        _last=rows._day.max(),
         # Medians skip nulls by themselves; Spark rejects the `where=` form of median.
         _typical=rows._gap_days.median(),
     )

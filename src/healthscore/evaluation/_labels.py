@@ -8,7 +8,8 @@ An observation is (account, as_of). Each gets:
   answer is unknown; censored observations are left out and counted, never called
   retained;
 - `churned` and `churn_date`: the first churn at or after as_of, if before as_of +
-  horizon.
+  horizon and already settled inside the data (for a censored observation, a churn the
+  data has not seen yet, such as a silence that runs past its end, is not reported).
 
 Every date here is midnight; as_of means "known at 00:00 that day", so rows stamped on
 the as-of day itself are in the future.
@@ -49,6 +50,8 @@ def label_observations(
             eligible = _previous(obs, data.rows, "day").notna()
             following = _next(obs, data.rows.rename(columns={"day": "date"}))
             churned = following.isna() | (following >= obs["as_of"] + horizon)
+            # The whole horizon must lie inside the data to show that no order came.
+            churned &= obs["as_of"] + horizon <= data.data_until
             # A fixed holdout has no churn day: it is the absence of an order.
             return _finish(
                 obs, eligible, churned, pd.Series(pd.NaT, index=obs.index), data, horizon
@@ -64,7 +67,10 @@ def label_observations(
             churn_dates = data.rows.rename(columns={"day": "date"})
             reach = horizon
     first = _next(obs, churn_dates)
-    churned = first.notna() & (first < obs["as_of"] + horizon)
+    # Settled: the data covers the churn day and any grace a restart had after it. Only
+    # censored observations can have an unsettled churn before as_of + horizon.
+    settled = first + (reach - horizon) < data.data_until
+    churned = first.notna() & (first < obs["as_of"] + horizon) & settled
     return _finish(obs, eligible, churned, first.where(churned), data, reach)
 
 
@@ -164,7 +170,10 @@ def _lapse(
     allowed = typical * float(spec.multiple or 1.0)
     if spec.fallback_days is not None:
         allowed = allowed.fillna(float(spec.fallback_days))
-    ordered["deadline"] = ordered["day"] + pd.to_timedelta(np.ceil(allowed), unit="D")
+    # Rounded before the ceiling: 1.1 x 50 is 55.00000000000001 in floating point, and
+    # a whole allowance must not gain a day from that.
+    whole_days = np.ceil(allowed.round(9))
+    ordered["deadline"] = ordered["day"] + pd.to_timedelta(whole_days, unit="D")
     following = by_account.shift(-1)
     lapsed = ordered["deadline"].notna() & (following.isna() | (following > ordered["deadline"]))
     churn_dates = ordered.loc[lapsed, ["account_id", "deadline"]].rename(

@@ -159,10 +159,28 @@ def histogram(score: FloatArray) -> list[int]:
 
 
 def cohorts(values: FloatArray, churned: BoolArray, count: int = 10) -> list[CohortRow]:
-    """Churn rate per decile of a metric (fewer bins when values repeat), missing apart."""
+    """Churn rate per decile of a metric (fewer bins when values repeat), missing apart.
+
+    A metric with at most `count` distinct values (failed payments: 0, 1, 2, 3) gets one
+    cohort per value, so a mass of zeros is never merged with the values above it.
+    """
     rows = []
     present = ~np.isnan(values)
-    if present.any():
+    distinct = np.unique(values[present])
+    if 0 < len(distinct) <= count:
+        hits = churned[present]
+        for value in distinct:
+            inside = values[present] == value
+            rows.append(
+                CohortRow(
+                    label=_short(float(value)),
+                    low=float(value),
+                    high=float(value),
+                    observations=int(inside.sum()),
+                    churn_rate=round(float(hits[inside].mean()), 6),
+                )
+            )
+    elif present.any():
         edges = np.unique(np.quantile(values[present], np.linspace(0, 1, count + 1)))
         if len(edges) == 1:
             edges = np.array([edges[0], edges[0]])

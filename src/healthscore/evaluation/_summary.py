@@ -293,6 +293,11 @@ def _warnings(
             f"churn does not fall strictly from the worst tier to the best "
             f"({failures} adjacent pair(s) out of order): the tiers mislead"
         )
+    if not outcome_has_dates(outcome):
+        notes.append(
+            "lead time is undefined: a fixed-holdout non_repurchase outcome has no churn day "
+            "(add `multiple:` for a cadence-based one that has)"
+        )
     censored = int((frame["eligible"] & frame["censored"]).sum())
     if censored:
         notes.append(
