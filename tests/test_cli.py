@@ -155,6 +155,10 @@ def test_demo_generates_loads_scores_and_summarizes(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--directory", str(tmp_path), "--accounts", "150"])
     assert result.exit_code == 0, result.output
     assert "The 10 lowest scores" in result.output
+    # The evidence comes with it: a backtest on screen and the report beside the data.
+    assert "Churn by tier" in result.output and "2025-06-01 .. 2026-05-01" in result.output
+    report = (tmp_path / "report.html").read_text()
+    assert "<html" in report and "saas_health" in report
     scores = pd.read_parquet(tmp_path / "scores.parquet")
     accounts = pd.read_parquet(tmp_path / "data" / "accounts.parquet")
     assert 0 < len(scores) <= len(accounts) == 150

@@ -7,13 +7,16 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from healthscore.cli._render import render_summary
+from healthscore.cli._render_evidence import render_backtest
 from healthscore.compute._contract import CONTRACTS
 from healthscore.demo import DemoConfig, write_demo
 from healthscore.engine import Engine
+from healthscore.report import write_report
 from healthscore.store import export_scores
 
 
@@ -64,9 +67,25 @@ def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> Non
         engine.save(scores)
         export_scores(scores, directory / "scores.parquet")
         progress.advance(task)
+        # The evidence: a year of monthly dates whose 30-day horizon the data still covers.
+        start, end = _backtest_span(config)
+        checks = progress.add_task("backtest: 12 monthly dates", total=3)
+        result = engine.backtest(start, end, "1mo", progress=lambda _: progress.advance(checks))
+        write_report(directory / "report.html", [result])
     render_summary(console, engine.scorecard, scores)
+    console.print()
+    render_backtest(console, result, measures=5)
     console.print(
         f"\nData: {directory / 'data'}  Warehouse: {directory / 'healthscore.duckdb'}\n"
-        f"Scores: {directory / 'scores.parquet'}\n"
-        f"Again, any date: healthscore score -c {scorecard} --as-of {as_of}"
+        f"Scores: {directory / 'scores.parquet'}  Report: {directory / 'report.html'}\n"
+        f"Again, any date: healthscore score -c {scorecard} --as-of {as_of}\n"
+        f"Evidence: healthscore backtest -c {scorecard} --start {start} --end {end}"
     )
+
+
+def _backtest_span(config: DemoConfig) -> tuple[dt.date, dt.date]:
+    """Up to 12 monthly dates whose 30-day horizon and 7-day grace the data covers."""
+    last = (pd.Timestamp(config.end.replace(day=1)) - pd.DateOffset(months=1)).date()
+    months = max(1, min(12, config.months - 3))
+    start = (pd.Timestamp(last) - pd.DateOffset(months=months - 1)).date()
+    return start, last
