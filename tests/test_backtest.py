@@ -226,3 +226,17 @@ def test_month_steps_keep_month_ends() -> None:
         dt.date(2026, 3, 31),
         dt.date(2026, 4, 30),
     ]
+
+
+def test_validate_checks_the_outcome_against_the_data(demo: Path) -> None:
+    wrong = variant(
+        demo,
+        "wrong-outcome.yaml",
+        {
+            "  kind: subscription_end\n  grace: 7d": "  kind: inactivity\n  days: 30\n"
+            '  where: "kind == \'login\'"',
+        },
+    )
+    result = runner.invoke(app, ["validate", "-c", str(wrong)])
+    assert result.exit_code == 2
+    assert "outcome.where" in result.output and "unknown name(s) kind" in result.output

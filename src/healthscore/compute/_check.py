@@ -81,7 +81,32 @@ def check_data(scorecard: ResolvedScorecard, sources: Sources) -> list[Issue]:
     for gate in scorecard.gates:
         for problem in _unknown_names(gate.when, known, ("gates", gate.name, "when")):
             report(*problem)
+    for problem in _outcome_problems(scorecard, tables):
+        report(*problem)
     return issues
+
+
+#: Columns an outcome reads beyond the contract's required ones.
+OUTCOME_COLUMNS = {"subscription_end": ("end_date",)}
+
+
+def _outcome_problems(
+    scorecard: ResolvedScorecard, tables: dict[str, ir.Table]
+) -> Iterator[Problem]:
+    outcome = scorecard.outcome
+    if outcome is None or outcome.table not in tables:
+        return
+    table = tables[outcome.table]
+    missing = [c for c in OUTCOME_COLUMNS.get(outcome.kind, ()) if c not in table.columns]
+    if missing:
+        yield (
+            ("outcome", "kind"),
+            f"the column(s) {', '.join(missing)} in {outcome.table} for a '{outcome.kind}' "
+            "outcome (map yours with 'columns:')",
+            f"columns {', '.join(table.columns)}",
+        )
+    if outcome.where is not None:
+        yield from _where_problems(outcome.where, table, ("outcome", "where"))
 
 
 Problem = tuple[tuple[str | int, ...], str, str]
