@@ -234,7 +234,7 @@ def test_validate_checks_the_outcome_against_the_data(demo: Path) -> None:
         "wrong-outcome.yaml",
         {
             "  kind: subscription_end\n  grace: 7d": "  kind: inactivity\n  days: 30\n"
-            '  where: "kind == \'login\'"',
+            "  where: \"kind == 'login'\"",
         },
     )
     result = runner.invoke(app, ["validate", "-c", str(wrong)])
