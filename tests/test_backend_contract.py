@@ -70,6 +70,7 @@ metrics:
   last_nps: {kind: last, table: surveys, column: score, where: "kind == 'nps'", window: 90d}
   days_since_login: {kind: days_since, table: events, where: "type == 'login'"}
   days_since_closed: {kind: days_since, table: tickets, column: closed_at}
+  days_since_first_close: {kind: days_since_first, table: tickets, column: closed_at}
   logins_change: {kind: change, metric: logins_30d, output: percent}
   logins_ratio: {kind: change, metric: logins_30d, output: ratio}
   value_change: {kind: change, metric: value_30d}
@@ -218,3 +219,16 @@ def _assert_not_trivial(frame: pd.DataFrame, card: ResolvedScorecard, dates: Dat
     assert not flat, f"metrics with fewer than 2 distinct values: {flat}"
     if "by_zero" in frame:
         assert frame.by_zero.isna().all()
+
+
+def test_backtests_agree(
+    scorecards: dict[str, ResolvedScorecard],
+    duckdb_con: BaseBackend,
+    spark_con: BaseBackend,
+) -> None:
+    """Evidence runs where the data lives: the same backtest on DuckDB and on Spark."""
+    reference, spark = _engines(scorecards["example"], duckdb_con, spark_con)
+    expected = reference.backtest("2026-02-01", "2026-05-01", "1mo", horizon="30d")
+    actual = spark.backtest("2026-02-01", "2026-05-01", "1mo", horizon="30d")
+    assert expected.observations > 0 and expected.churned > 0
+    assert actual.model_dump() == expected.model_dump()

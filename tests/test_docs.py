@@ -398,6 +398,12 @@ def test_tenure_scaled(con: BaseBackend) -> None:
     assert metrics.loc["acme", "logins_30d_scaled"] == pytest.approx(3.0)
 
 
+def test_days_since_first(con: BaseBackend) -> None:
+    metrics = metrics_of(block("days-since-first"), con)
+    assert metrics.loc["acme", "customer_days"] == 73.0
+    assert pd.isna(metrics.loc["bolt", "customer_days"])
+
+
 def test_replenishment(con: BaseBackend) -> None:
     metrics = metrics_of(block("replenishment"), con)
     assert metrics.loc["acme", "order_recency"] == pytest.approx(0.65)

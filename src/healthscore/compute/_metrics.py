@@ -35,6 +35,7 @@ from healthscore.spec._resolved import (
 )
 
 ZERO_WHEN_EMPTY = frozenset({"count", "sum", "distinct"})
+DAYS_SINCE = frozenset({"days_since", "days_since_first"})
 KEYS = ("account_id", "as_of")
 
 
@@ -132,6 +133,8 @@ def _aggregate(
         case "days_since":
             # The latest stamp here; days are counted after grouping (see _table_metrics).
             return (column if column is not None else stamp).cast("timestamp").max(where=condition)
+        case "days_since_first":
+            return (column if column is not None else stamp).cast("timestamp").min(where=condition)
     raise ValueError(spec.kind)
 
 
@@ -155,7 +158,7 @@ def _table_metrics(
     days = {
         spec.name: epoch_days(when) - epoch_days(grouped[spec.name])
         for spec in specs
-        if spec.kind == "days_since"
+        if spec.kind in DAYS_SINCE
     }
     return grouped.mutate(**days) if days else grouped
 

@@ -74,9 +74,15 @@ def reason_source(
             template = f"{{label}} at {{percent:.0f}}% of the account's own {span}-day average"
         case AggregateSpec(kind="days_since"):
             template = "{value:,.0f} days since the last {label}"
+        case AggregateSpec(kind="days_since_first"):
+            template = "{value:,.0f} days since the first {label}"
         case _:
             pass
-    if isinstance(spec, AggregateSpec) and spec.kind == "days_since" and label.startswith("days"):
+    if (
+        isinstance(spec, AggregateSpec)
+        and spec.kind in ("days_since", "days_since_first")
+        and label.startswith("days")
+    ):
         template = "{label}: {value:,.0f}"
     return ReasonSource(
         code=measure.code,

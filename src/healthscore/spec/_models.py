@@ -82,7 +82,9 @@ class Source(_Spec):
 
 # ---------------------------------------------------------------- metrics
 
-AggregateKind = Literal["count", "sum", "avg", "min", "max", "distinct", "last", "days_since"]
+AggregateKind = Literal[
+    "count", "sum", "avg", "min", "max", "distinct", "last", "days_since", "days_since_first"
+]
 
 
 class AggregateMetric(_Windowed):

@@ -111,7 +111,7 @@ class _Resolver:
                 if (
                     not isinstance(base, AggregateSpec)
                     or base.window_days is None
-                    or base.kind in ("distinct", "days_since")
+                    or base.kind in ("distinct", "days_since", "days_since_first")
                 ):
                     self.report(
                         (*where, "metric"),
