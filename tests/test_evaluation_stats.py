@@ -390,3 +390,19 @@ def test_lead_time_without_churn() -> None:
     result = lead_time(frame, "red")
     assert (result.churners, result.flagged, result.days) == (0, 0, [])
     assert result.never_flagged_share is None and result.median_days is None
+
+
+def test_auc_interval_by_account_resamples_whole_accounts() -> None:
+    rng = np.random.default_rng(5)
+    churned = rng.random(300) < 0.2
+    score = np.where(churned, 40.0, 60.0) + rng.normal(0, 15, 300)
+    # One id per observation: the same resamples as the ungrouped bootstrap.
+    assert auc_interval(churned, score, np.arange(300)) == auc_interval(churned, score)
+    # Each account seen 10 times with the same outcome and score: far less evidence than
+    # 300 independent observations, so a wider interval.
+    accounts = np.repeat(np.arange(30), 10)
+    repeated_churn, repeated_score = churned[accounts * 10], score[accounts * 10]
+    naive = auc_interval(repeated_churn, repeated_score)
+    grouped = auc_interval(repeated_churn, repeated_score, accounts)
+    assert naive is not None and grouped is not None
+    assert grouped.high - grouped.low > 2 * (naive.high - naive.low)

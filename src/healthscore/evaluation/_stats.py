@@ -44,15 +44,32 @@ def auc(churned: BoolArray, score: FloatArray) -> float | None:
 
 
 def auc_interval(
-    churned: BoolArray, score: FloatArray, resamples: int = 200, seed: int = 0
+    churned: BoolArray,
+    score: FloatArray,
+    groups: NDArray[Any] | None = None,
+    resamples: int = 200,
+    seed: int = 0,
 ) -> Interval | None:
-    """Bootstrap 95% interval of the AUC (resampling observations, seeded)."""
+    """Bootstrap 95% interval of the AUC, seeded.
+
+    With `groups` (account ids), whole accounts are resampled with all their
+    observations: one account seen on twelve dates is one piece of evidence, not twelve,
+    so the interval is not made narrower by repetition.
+    """
     if auc(churned, score) is None:
         return None
+    keys = np.arange(len(churned)) if groups is None else groups
+    _, inverse = np.unique(keys, return_inverse=True)
+    rows_by_group = np.argsort(inverse, kind="stable")
+    counts = np.bincount(inverse)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     generator = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
-        pick = generator.integers(0, len(churned), len(churned))
+        picked = generator.integers(0, len(counts), len(counts))
+        lengths = counts[picked]
+        within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        pick = rows_by_group[np.repeat(starts[picked], lengths) + within]
         value = auc(churned[pick], score[pick])
         if value is not None:
             values.append(value)

@@ -69,7 +69,7 @@ def summarize(
         ineligible=int((~frame["eligible"]).sum()),
         churn_rate=_round(rate(int(churned.sum()), len(labelled)), 6),
         auc=_round(auc(churned, score)),
-        auc_interval=auc_interval(churned, score),
+        auc_interval=auc_interval(churned, score, labelled["account_id"].to_numpy()),
         top_decile_lift=top_decile_lift(curve),
         lift_curve=curve,
         roc=roc(churned, score),
