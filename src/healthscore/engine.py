@@ -21,6 +21,9 @@ from healthscore.evaluation import (
     suggest_weights,
 )
 from healthscore.evaluation._backtest import Progress, resolve_outcome
+from healthscore.evaluation._training import train_model
+from healthscore.evaluation._training_report import TrainingReport
+from healthscore.model._estimator import ModelKind
 from healthscore.spec import Issue, ResolvedScorecard, load_scorecard
 from healthscore.spec._models import window_days
 from healthscore.store import write_scores
@@ -143,6 +146,34 @@ class Engine:
             dates,
             day,
             horizon_days(horizon),
+        )
+
+    def train(
+        self,
+        start: DateLike,
+        end: DateLike,
+        out: str | Path,
+        every: str = "1mo",
+        horizon: str | int | None = None,
+        kind: ModelKind = "lightgbm",
+        by: Sequence[str] = (),
+        progress: Progress | None = None,
+    ) -> TrainingReport:
+        """Train a calibrated churn model on the backtest's observations; save it at `out`.
+
+        Validated forward in time (each block of dates predicted by a model fitted on the
+        dates before it); `by` names account columns to compare score distributions on.
+        """
+        dates = observation_dates(to_date(start), to_date(end), every)
+        return train_model(
+            self.scorecard,
+            self.sources,
+            dates,
+            Path(out),
+            kind,
+            horizon_days(horizon),
+            by,
+            progress,
         )
 
     def save(self, scores: pd.DataFrame) -> int:

@@ -251,9 +251,27 @@ def metric_table(
         - set(metrics)
     )
     extra = [c for c in result.columns if c.startswith("_") and c not in metrics]
+    # Account columns the model learns from (or must be checked for bias on), as they are.
+    carried = [
+        name
+        for name in dict.fromkeys(model_columns(scorecard))
+        if name in result.columns and name not in (*metrics, *fields, *KEYS)
+    ]
     return result.select(
-        *KEYS, *(result[name].cast("float64").name(name) for name in (*metrics, *fields)), *extra
+        *KEYS,
+        *(result[name].cast("float64").name(name) for name in (*metrics, *fields)),
+        *carried,
+        *extra,
     )
+
+
+def model_columns(scorecard: ResolvedScorecard) -> list[str]:
+    """Account columns a model or the value of an account needs beside the metrics."""
+    names = [] if scorecard.value is None else [scorecard.value]
+    if scorecard.model is not None:
+        names += [*scorecard.model.attributes, *scorecard.model.sensitive]
+        names += list(scorecard.model.features or ())
+    return names
 
 
 def metric_frame(

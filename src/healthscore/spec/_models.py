@@ -280,6 +280,36 @@ class Variant(_Spec):
     when: str | None = Field(default=None, description="Which accounts; omit for the default.")
     label: str | None = None
     groups: dict[Identifier, GroupOverride] = Field(default_factory=dict)
+    model: str | None = Field(
+        default=None,
+        description="A trained model folder (relative to the scorecard) that scores these "
+        "accounts instead of the groups: score = 100 x (1 - churn probability).",
+    )
+
+
+class ModelSection(_Spec):
+    """The churn model: what it learns from, what it must not, and where it is kept."""
+
+    path: str | None = Field(
+        default=None,
+        description="A trained model folder (relative to the scorecard) that scores every "
+        "account instead of the groups; `healthscore train --out` writes one.",
+    )
+    features: list[str] | None = Field(
+        default=None,
+        description="Metrics and account columns to learn from; default: every metric plus "
+        "`attributes`.",
+    )
+    attributes: list[str] = Field(
+        default_factory=list,
+        description="Account columns added as features (numbers, or text as categories).",
+    )
+    sensitive: list[str] = Field(
+        default_factory=list,
+        description="Account columns never used as features (age, gender, country...) unless "
+        "listed in `allow_sensitive`; reported in the training report's bias check.",
+    )
+    allow_sensitive: list[str] = Field(default_factory=list)
 
 
 class ReasonOptions(_Spec):
@@ -311,6 +341,12 @@ class Scorecard(_Spec):
     reasons: ReasonOptions = Field(default_factory=ReasonOptions)
     outcome: Outcome | None = Field(
         default=None, description="What churn means here, for backtests and models."
+    )
+    model: ModelSection | None = Field(default=None, description="The churn model.")
+    value: str | None = Field(
+        default=None,
+        description="A metric or account column worth keeping, e.g. 'arr' or an expected-spend "
+        "metric; with a model, revenue_at_risk = churn probability x value.",
     )
 
     @field_validator("version", mode="before")

@@ -32,6 +32,7 @@ from healthscore.spec._resolved import (
     MeasureSpec,
     MetricSpec,
     MissingPolicy,
+    ModelSpec,
     Normalizer,
     PercentileNormalizer,
     ResolvedScorecard,
@@ -323,6 +324,21 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
     segments = resolver.conditions("segments")
     stages = resolver.conditions("stages")
     base_groups = resolver.resolve_groups(card.groups, ("groups",))
+    path = None if source.path.startswith("<") else Path(source.path).resolve()
+    base_dir = path.parent if path is not None else Path.cwd()
+
+    def located(text: str | None) -> Path | None:
+        return None if text is None else (base_dir / text).resolve()
+
+    model = None
+    if card.model is not None:
+        model = ModelSpec(
+            path=located(card.model.path),
+            features=None if card.model.features is None else tuple(card.model.features),
+            attributes=tuple(card.model.attributes),
+            sensitive=tuple(card.model.sensitive),
+            allow_sensitive=tuple(card.model.allow_sensitive),
+        )
     variants: dict[tuple[str, str], VariantSpec] = {}
     for segment in segments:
         for stage in stages:
@@ -335,14 +351,25 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
                     merged = resolver.merge_variant(merged, variant, (section, name))
                     changed = (section, name, "groups")
             groups = base_groups if changed is None else resolver.resolve_groups(merged, changed)
-            variants[(segment.name, stage.name)] = VariantSpec(segment.name, stage.name, groups)
+            # The most specific model wins: the stage's, the segment's, the scorecard's.
+            chosen = next(
+                (
+                    variant.model
+                    for section, name in (("stages", stage.name), ("segments", segment.name))
+                    if (variant := getattr(card, section).get(name)) is not None and variant.model
+                ),
+                None,
+            )
+            scorer = located(chosen) if chosen else (model.path if model else None)
+            variants[(segment.name, stage.name)] = VariantSpec(
+                segment.name, stage.name, groups, scorer
+            )
     tiers = resolver.tiers()
     gates = resolver.gates()
     population = parse_or_report(card.population, ("population",), resolver.report)
     outcome = resolver.outcome()
     metrics = order_metrics(resolver.metrics, resolver.report)
     raise_if_errors(resolver.issues)
-    path = None if source.path.startswith("<") else Path(source.path).resolve()
     return ResolvedScorecard(
         name=card.name,
         version=card.version,
@@ -360,6 +387,8 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
         max_drags=card.reasons.max_drags,
         max_lifts=card.reasons.max_lifts,
         outcome=outcome,
+        model=model,
+        value=card.value,
         lines=dict(source.lines),
         file=source.path,
     )

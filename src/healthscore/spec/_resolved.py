@@ -163,6 +163,7 @@ class VariantSpec:
     segment: str
     stage: str
     groups: tuple[GroupSpec, ...]
+    model: Path | None = None  # a trained model scores these accounts instead of the groups
 
     @property
     def measures(self) -> tuple[MeasureSpec, ...]:
@@ -195,6 +196,15 @@ class TierSpec:
 
 
 @dataclass(frozen=True)
+class ModelSpec:
+    path: Path | None
+    features: tuple[str, ...] | None
+    attributes: tuple[str, ...]
+    sensitive: tuple[str, ...]
+    allow_sensitive: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ResolvedScorecard:
     name: str
     version: str
@@ -212,6 +222,8 @@ class ResolvedScorecard:
     max_drags: int
     max_lifts: int
     outcome: OutcomeSpec | None = None
+    model: ModelSpec | None = None
+    value: str | None = None
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
     file: str = "<scorecard>"  # as the user named it, for messages
 
