@@ -53,7 +53,10 @@ def test_core_imports_neither_ibis_nor_pandas() -> None:
 
 def test_public_api() -> None:
     assert sorted(healthscore.__all__) == [
+        "ArtifactError",
         "AssignmentError",
+        "BacktestResult",
+        "ChurnModel",
         "Engine",
         "Issue",
         "ResolvedScorecard",
@@ -63,6 +66,7 @@ def test_public_api() -> None:
         "__version__",
         "load_scorecard",
         "load_scorecard_text",
+        "risk_value_quadrants",
     ]
     for name in healthscore.__all__:
         assert hasattr(healthscore, name)

@@ -23,7 +23,10 @@ from healthscore.evaluation import (
 from healthscore.evaluation._backtest import Progress, resolve_outcome
 from healthscore.evaluation._training import train_model
 from healthscore.evaluation._training_report import TrainingReport
+from healthscore.model import ArtifactError
+from healthscore.model._drift import DriftReport
 from healthscore.model._estimator import ModelKind
+from healthscore.model._predict import drift_for, model_paths, predict_for
 from healthscore.spec import Issue, ResolvedScorecard, load_scorecard
 from healthscore.spec._models import window_days
 from healthscore.store import write_scores
@@ -92,7 +95,7 @@ class Engine:
     ) -> pd.DataFrame:
         """The score frame for every account (or `accounts`) as of a date (default: today)."""
         frame = self.metrics(dt.date.today() if as_of is None else as_of, accounts)
-        return score_frame(self.scorecard, frame)
+        return score_frame(self.scorecard, frame, predict_for(self.scorecard, frame))
 
     def backtest(
         self,
@@ -174,6 +177,24 @@ class Engine:
             horizon_days(horizon),
             by,
             progress,
+        )
+
+    def drift(self, as_of: DateLike | None = None, model: str | Path | None = None) -> DriftReport:
+        """Features and churn probabilities as of a date against the model's training data."""
+        folder = Path(model) if model is not None else self.model_path()
+        frame = self.metrics(dt.date.today() if as_of is None else as_of)
+        return drift_for(folder, frame)
+
+    def model_path(self) -> Path:
+        """The model folder the scorecard names (its own, or the first variant's)."""
+        paths = model_paths(self.scorecard)
+        spec = self.scorecard.model
+        if spec is not None and spec.path is not None:
+            return spec.path
+        if paths:
+            return paths[0]
+        raise ArtifactError(
+            f"{self.scorecard.file}: names no model; add model.path, or pass the folder"
         )
 
     def save(self, scores: pd.DataFrame) -> int:

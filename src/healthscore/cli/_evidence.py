@@ -27,6 +27,7 @@ from healthscore.cli._render_evidence import (
 from healthscore.compute import AssignmentError, SourceError
 from healthscore.evaluation import BacktestError, BacktestResult, SuggestError
 from healthscore.evaluation._backtest import Progress as StepReport
+from healthscore.model import ArtifactError, FeatureError
 from healthscore.report import write_report
 
 BACKTEST_STEPS = 3  # metrics, scores, outcomes
@@ -75,7 +76,14 @@ def clear_errors() -> Iterator[None]:
     """Known failures become one red line and exit 2, never a traceback."""
     try:
         yield
-    except (BacktestError, SuggestError, AssignmentError, SourceError) as error:
+    except (
+        BacktestError,
+        SuggestError,
+        AssignmentError,
+        SourceError,
+        ArtifactError,
+        FeatureError,
+    ) as error:
         errors.print(f"error: {error}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_INVALID) from None
 

@@ -20,7 +20,11 @@ def render_issues(console: Console, issues: Sequence[Issue]) -> None:
 
 
 def render_summary(
-    console: Console, scorecard: ResolvedScorecard, scores: pd.DataFrame, lowest: int = 10
+    console: Console,
+    scorecard: ResolvedScorecard,
+    scores: pd.DataFrame,
+    lowest: int = 10,
+    by_risk: bool = False,
 ) -> None:
     counts = scores["tier"].value_counts()
     tiers = Table(
@@ -34,11 +38,15 @@ def render_summary(
         share = count / len(scores) if len(scores) else 0.0
         tiers.add_row(f"[{tier.color}]{tier.label}[/]", f"{count:,}", f"{share:.1%}")
     console.print(tiers)
-    table = Table(title=f"The {lowest} lowest scores")
+    if by_risk:
+        title, picked = "most revenue at risk", scores.nlargest(lowest, "revenue_at_risk")
+    else:
+        title, picked = "lowest scores", scores.nsmallest(lowest, "score")
+    table = Table(title=f"The {lowest} {title}")
     for column in ("account", "score", "tier", "confidence", "segment / stage", "top reasons"):
         table.add_column(column, overflow="fold")
     colors = {tier.name: tier.color for tier in scorecard.tiers}
-    for row in scores.nsmallest(lowest, "score").itertuples():
+    for row in picked.itertuples():
         top: list[Any] = list(row.reasons)[:3]  # type: ignore[arg-type]
         reasons = "\n".join(f"{r['impact']:+.1f} {r['text']}" for r in top)
         table.add_row(

@@ -21,10 +21,12 @@ from healthscore.cli._common import (
 )
 from healthscore.cli._demo import run_demo
 from healthscore.cli._evidence import register_evidence
+from healthscore.cli._model import register_model
 from healthscore.cli._render import render_ingest, render_issues, render_summary
 from healthscore.compute import AssignmentError, SourceError, connect
 from healthscore.compute._ingest import IngestError, ingest_files
 from healthscore.engine import Engine
+from healthscore.model import ArtifactError, FeatureError
 from healthscore.spec import Scorecard
 from healthscore.store import ExportError, export_scores
 
@@ -34,6 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 register_evidence(app)
+register_model(app)
 
 
 @app.command()
@@ -114,16 +117,32 @@ def score(
     out: Annotated[Path | None, typer.Option(help="Write scores to .parquet or .csv.")] = None,
     warehouse: WarehouseOption = None,
     save: Annotated[bool, typer.Option(help="Append to the warehouse's score history.")] = True,
+    sort: Annotated[
+        str, typer.Option(help="Order of the output: score (lowest first) or revenue_at_risk.")
+    ] = "score",
 ) -> None:
     """Score every account as of a date."""
+    if sort not in {"score", "revenue_at_risk"}:
+        raise typer.BadParameter(f"score or revenue_at_risk. Got '{sort}'.", param_hint="--sort")
     engine = load_engine(scorecard, warehouse)
     day = _parse_date(as_of) if as_of else dt.date.today()
     try:
         with console.status(f"Scoring as of {day}..."):
             scores = engine.score(as_of=day)
-    except (AssignmentError, SourceError) as error:
+    except (AssignmentError, SourceError, ArtifactError, FeatureError) as error:
         errors.print(str(error), style="red", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
+    by_risk = sort == "revenue_at_risk"
+    if by_risk and "revenue_at_risk" not in scores:
+        errors.print(
+            "--sort revenue_at_risk needs `value:` in the scorecard (and a model for churn "
+            "probabilities)",
+            style="red",
+        )
+        raise typer.Exit(EXIT_INVALID)
+    scores = scores.sort_values(
+        "revenue_at_risk" if by_risk else "score", ascending=not by_risk, kind="stable"
+    ).reset_index(drop=True)
     if save:
         engine.save(scores)
     if out is not None:
@@ -133,7 +152,7 @@ def score(
             errors.print(str(error), style="red", markup=False)
             raise typer.Exit(EXIT_INVALID) from None
         console.print(f"Wrote {len(scores):,} scores to {out}")
-    render_summary(console, engine.scorecard, scores)
+    render_summary(console, engine.scorecard, scores, by_risk=by_risk)
 
 
 def _parse_date(text: str) -> dt.date:

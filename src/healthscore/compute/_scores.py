@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ from healthscore.compute._metrics import (
     default_condition,
     gate_column,
 )
+from healthscore.compute._model_output import ModelOutput
+from healthscore.compute._model_reasons import add_value, model_reasons
 from healthscore.compute._reason_sources import reason_source
 from healthscore.compute._reason_text import ReasonTable, gate_reasons, measure_reasons
 from healthscore.core import apply_gates, assign_tiers, normalize, pick_reasons, score_variant
@@ -75,8 +78,18 @@ def _peer_codes(frame: pd.DataFrame, segment: NDArray[Any], by_segment: bool) ->
     return segments * (int(dates.max(initial=0)) + 1) + dates
 
 
-def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFrame:
-    """Scores, tiers, confidence, reasons and sub-scores for every row of a metric frame."""
+def score_frame(
+    scorecard: ResolvedScorecard,
+    frame: pd.DataFrame,
+    models: Mapping[Path, ModelOutput] | None = None,
+) -> pd.DataFrame:
+    """Scores, tiers, confidence, reasons and sub-scores for every row of a metric frame.
+
+    Variants that name a model are scored by it when `models` holds its output
+    (score = 100 x (1 - churn probability / zero_score_at), reasons from its
+    contributions); without
+    `models` every variant is scored by its groups (the rules).
+    """
     frame = frame.reset_index(drop=True)
     rows = len(frame)
     segment = assign(frame, "segment", scorecard.segments)
@@ -92,6 +105,7 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
 
     score = np.full(rows, 50.0)
     confidence = np.zeros(rows)
+    churn_probability = np.full(rows, np.nan)
     # Every sub-score column exists even when no row uses it: a stable schema.
     columns: dict[str, NDArray[np.float64]] = {
         f"{kind}.{name}": np.full(rows, np.nan)
@@ -107,6 +121,15 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
     for (segment_name, stage_name), variant in scorecard.variants.items():
         mask = (segment == segment_name) & (stage == stage_name)
         if not mask.any():
+            continue
+        if variant.model is not None and models is not None:
+            output = models[variant.model]
+            probability = output.probability[mask]
+            churn_probability[mask] = probability
+            zero_at = scorecard.model.zero_score_at if scorecard.model else 1.0
+            score[mask] = 100.0 * np.clip(1.0 - probability / zero_at, 0.0, 1.0)
+            confidence[mask] = output.coverage()[mask]
+            reason_parts.append(model_reasons(scorecard, output, mask))
             continue
         subs = {}
         for measure in variant.measures:
@@ -153,6 +176,9 @@ def score_frame(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> pd.DataFra
     sub_scores = pd.DataFrame(
         {name: np.round(values, 2) for name, values in sorted(columns.items())}
     )
+    out["churn_probability"] = np.round(churn_probability, 6)
+    if scorecard.value is not None:
+        add_value(out, frame[scorecard.value].to_numpy(dtype=np.float64), churn_probability)
     return pd.concat([out, sub_scores], axis=1)
 
 

@@ -18,6 +18,7 @@ from healthscore.compute._outcome_data import OutcomeData, read_outcome_data
 from healthscore.evaluation._labels import LABEL_COLUMNS, label_observations
 from healthscore.evaluation._result import BacktestResult
 from healthscore.evaluation._summary import summarize
+from healthscore.model._predict import in_sample_notes, predict_for
 from healthscore.spec._outcomes import OutcomeSpec
 from healthscore.spec._resolved import ResolvedScorecard
 
@@ -72,15 +73,21 @@ def observations(
     dates: Sequence[dt.date],
     outcome: OutcomeSpec,
     progress: Progress | None = None,
+    use_models: bool = True,
 ) -> tuple[pd.DataFrame, OutcomeData]:
-    """Scores, metrics and labels for every account in the population at every date."""
+    """Scores, metrics and labels for every account in the population at every date.
+
+    With `use_models` false, variants that name a model are scored by their rules (for
+    training the model itself).
+    """
     if not dates:
         raise BacktestError("no observation dates")
     say = progress or (lambda step: None)
     say(f"metrics at {len(dates)} dates")
     metrics = metric_frame(scorecard, sources, dates)
     say("scores")
-    scores = score_frame(scorecard, metrics)
+    models = predict_for(scorecard, metrics) if use_models else None
+    scores = score_frame(scorecard, metrics, models)
     say("outcomes")
     data = read_outcome_data(outcome, sources)
     labels = label_observations(metrics, outcome, data)
@@ -101,4 +108,5 @@ def run_backtest(
 ) -> BacktestResult:
     outcome = resolve_outcome(scorecard, horizon_days)
     frame, data = observations(scorecard, sources, dates, outcome, progress)
-    return summarize(scorecard, outcome, frame, dates, data)
+    notes = in_sample_notes(scorecard, list(dates))
+    return summarize(scorecard, outcome, frame, dates, data, notes)

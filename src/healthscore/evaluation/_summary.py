@@ -45,6 +45,7 @@ def summarize(
     frame: pd.DataFrame,
     dates: Sequence[dt.date],
     data: OutcomeData,
+    notes: Sequence[str] = (),
 ) -> BacktestResult:
     """The result for scored, labelled observations (every eligible one, censored included)."""
     worst_first = [tier.name for tier in reversed(scorecard.tiers)]
@@ -84,7 +85,8 @@ def summarize(
         stages=_slices(labelled, "stage", worst_first),
         by_date=_by_date(frame, dates, worst_first),
         warnings=_warnings(frame, labelled, dates, failures, outcome, data)
-        + _gate_warnings(scorecard, gates),
+        + _gate_warnings(scorecard, gates)
+        + list(notes),
     )
     result._observations = frame
     return result

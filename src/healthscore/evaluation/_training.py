@@ -77,7 +77,7 @@ def train_model(
 ) -> TrainingReport:
     """Fit, validate forward in time, calibrate, and save the model folder at `out`."""
     outcome = resolve_outcome(scorecard, horizon_days)
-    frame, _ = observations(scorecard, sources, dates, outcome, progress)
+    frame, _ = observations(scorecard, sources, dates, outcome, progress, use_models=False)
     labelled = frame[frame["eligible"] & ~frame["censored"]].reset_index(drop=True)
     y = labelled["churned"].to_numpy(dtype=bool)
     churned, total = int(y.sum()), len(y)

@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 FloatArray = NDArray[np.float64]
@@ -56,7 +56,14 @@ def fit_calibrator(kind: CalibrationKind, raw: FloatArray, y: NDArray[Any]) -> C
         return Calibrator("isotonic", fit.X_thresholds_.tolist(), fit.y_thresholds_.tolist())
     if kind == "sigmoid":
         platt = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
-        return Calibrator("sigmoid", [], [float(platt.coef_[0, 0]), float(platt.intercept_[0])])
+        slope, intercept = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+        if slope < 0:
+            # Out-of-sample log-odds that rank backwards (a model no better than noise)
+            # must not reverse the ranking: the calibrated probability is then the churn
+            # rate, constant and so still monotone.
+            rate = float(np.clip(np.mean(y), 1e-6, 1 - 1e-6))
+            slope, intercept = 0.0, float(np.log(rate / (1 - rate)))
+        return Calibrator("sigmoid", [], [slope, intercept])
     return Calibrator()
 
 
@@ -98,10 +105,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         checked, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         values = np.asarray(checked, dtype=np.float64)
         check_classification_targets(y)
+        y_type = type_of_target(y, input_name="y", raise_unknown=True)
         self.classes_, target = np.unique(y, return_inverse=True)
-        if len(self.classes_) != 2:
+        if y_type != "binary" or len(self.classes_) != 2:
+            # scikit-learn's wording first, so its multiclass check recognises the refusal
             raise ValueError(
-                f"a churn model needs exactly two classes (churned and not); "
+                f"Only binary classification is supported. The type of the target is "
+                f"{y_type}: a churn model needs exactly two classes (churned and not); "
                 f"got {len(self.classes_)} class(es)"
             )
         self._fit_raw(values, target)
@@ -145,7 +155,13 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     def _out_of_fold(self, X: FloatArray, y: NDArray[Any]) -> FloatArray:  # noqa: N803
         """Log-odds of each row from a model that did not see it (3 folds)."""
         raw = np.zeros(len(y))
-        folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=self.random_state)
+        splits = min(3, int(np.bincount(y).min()))
+        if splits < 2:
+            raise ValueError(
+                "calibration needs at least two observations of each class (churned and "
+                f"not); got {np.bincount(y).tolist()}: use calibration='none'"
+            )
+        folds = StratifiedKFold(n_splits=splits, shuffle=True, random_state=self.random_state)
         for train, test in folds.split(X, y):
             part = self.__class__(**self.get_params())
             part._fit_raw(X[train], y[train])
@@ -174,11 +190,15 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         return raw
 
     def predict_proba(self, X: Any) -> FloatArray:  # noqa: N803
-        churn = self.calibrator_.apply(self.decision_function(X))
+        raw = self.decision_function(X)  # first: it raises NotFittedError before fitting
+        churn = self.calibrator_.apply(raw)
         return np.column_stack([1.0 - churn, churn])
 
     def predict(self, X: Any) -> NDArray[Any]:  # noqa: N803
-        return np.asarray(self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)])
+        # predict_proba first: it raises NotFittedError before fitting. A tie (exactly 0.5,
+        # a plateau of isotonic calibration) goes to the first class, as argmax does.
+        proba = self.predict_proba(X)
+        return np.asarray(self.classes_[proba.argmax(axis=1)])
 
     def contributions(self, X: Any) -> tuple[FloatArray, FloatArray]:  # noqa: N803
         """Per-feature contributions to the raw log-odds, and the bias; they sum to it."""

@@ -310,6 +310,15 @@ class ModelSection(_Spec):
         "listed in `allow_sensitive`; reported in the training report's bias check.",
     )
     allow_sensitive: list[str] = Field(default_factory=list)
+    zero_score_at: float = Field(
+        default=1.0,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="The churn probability that scores 0: score = 100 x (1 - p / this), "
+        "floored at 0. With 1 (default) the score is 100 x (1 - p); with 0.2, a 20% churn "
+        "risk scores 0 and 2% scores 90, which spreads low base rates over the tiers.",
+    )
 
 
 class ReasonOptions(_Spec):

@@ -338,6 +338,7 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
             attributes=tuple(card.model.attributes),
             sensitive=tuple(card.model.sensitive),
             allow_sensitive=tuple(card.model.allow_sensitive),
+            zero_score_at=card.model.zero_score_at,
         )
     variants: dict[tuple[str, str], VariantSpec] = {}
     for segment in segments:

@@ -202,6 +202,7 @@ class ModelSpec:
     attributes: tuple[str, ...]
     sensitive: tuple[str, ...]
     allow_sensitive: tuple[str, ...]
+    zero_score_at: float = 1.0
 
 
 @dataclass(frozen=True)
