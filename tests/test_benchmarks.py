@@ -2,21 +2,26 @@
 
 A benchmark whose answers differ is meaningless: benchmarks/_sql.py and _pandas.py must
 compute what benchmarks/scorecard.yaml asks the engine for, to the last decimal.
+benchmarks/backtest.py runs here at 300 accounts: it must count the observations that
+Engine.backtest counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmarks import _engine, _pandas, _sql
+from benchmarks import _engine, _pandas, _sql, backtest
 from benchmarks._common import Scores, compare
 from benchmarks._data import SCORECARD
 
+from healthscore import Engine
 from healthscore.demo import DemoConfig, write_demo
+from healthscore.evaluation import BacktestResult
 
 # The day after the last day of data, and a day mid-history (later rows must not count).
 DATES = (dt.date(2026, 7, 1), dt.date(2026, 2, 14))
@@ -59,3 +64,56 @@ def test_accounts_created_after_as_of_are_not_scored(data_dir: Path) -> None:
     counts = {len(module.score(data_dir, early)) for module in (_engine, _sql, _pandas)}
     assert len(counts) == 1
     assert counts.pop() < len(_sql.score(data_dir, DATES[0]))
+
+
+# --- benchmarks/backtest.py: a backtest of 12 monthly dates against one score -----------
+
+
+@pytest.fixture(scope="module")
+def backtest_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("bench-backtest")
+    write_demo(directory, DemoConfig(n_accounts=300, events_per_user_day=0.05))
+    shutil.copyfile(SCORECARD, directory / "scorecard.yaml")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def engine_backtest(backtest_dir: Path) -> BacktestResult:
+    engine = Engine(backtest_dir / "scorecard.yaml")
+    return engine.backtest("2025-07-01", "2026-06-01", every="1mo", horizon="30d")
+
+
+def test_backtest_benchmark_counts_what_engine_backtest_counts(
+    backtest_dir: Path, engine_backtest: BacktestResult, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The three runs in their subprocesses, once each; timings are printed, never checked.
+    assert backtest.main(["--data", str(backtest_dir), "--repeat", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "backtest / one score: time" in printed
+    assert "backtest / 12 separate scores: time" in printed
+    results = json.loads((backtest_dir / "backtest-results.json").read_text())
+    assert set(results["ratios"]) == {"backtest / one score", "backtest / 12 separate scores"}
+    assert all(ratio > 0 for ratio in results["ratios"].values())
+    assert results["dates"] == {"start": "2025-07-01", "end": "2026-06-01"}
+    frame = engine_backtest.observation_frame
+    assert frame["as_of"].nunique() == 12 and engine_backtest.observations > 100
+    runs = results["runs"]
+    for run in ("backtest", "separate"):  # the same account-dates, labels and summary
+        assert runs[run]["rows"] == len(frame), run
+        assert runs[run]["dates"] == 12, run
+        assert runs[run]["summary"]["observations"] == engine_backtest.observations, run
+        assert runs[run]["summary"]["churned"] == engine_backtest.churned, run
+    assert runs["score"]["rows"] == len(_engine.score(backtest_dir, DATES[0]))
+    assert results["agreement"]["agrees"]
+
+
+def test_backtest_step_by_step_covers_the_same_rows(
+    backtest_dir: Path, engine_backtest: BacktestResult
+) -> None:
+    start, end = backtest.months_before(DATES[0], 12), backtest.months_before(DATES[0], 1)
+    assert (start, end) == (dt.date(2025, 7, 1), dt.date(2026, 6, 1))
+    result = backtest.phases(backtest_dir, DATES[0], start, end)
+    rows = result["rows"]
+    assert rows["backtest"] == len(engine_backtest.observation_frame)
+    assert rows["(event, date) pairs, every event before each date"] >= rows["events"]
+    assert all(seconds >= 0 for seconds in result["seconds"].values())

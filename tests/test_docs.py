@@ -654,6 +654,7 @@ def test_score_frame_columns(con: BaseBackend) -> None:
         "scorecard_name",
         "scorecard_version",
         "scorecard_hash",
+        "churn_probability",
         "group.support",
         "group.usage",
         "measure.support.severe_tickets",
