@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthscore.evaluation._result import Calibration, CohortRow, TierRow
 from healthscore.evaluation._stats import (
@@ -406,3 +408,21 @@ def test_auc_interval_by_account_resamples_whole_accounts() -> None:
     grouped = auc_interval(repeated_churn, repeated_score, accounts)
     assert naive is not None and grouped is not None
     assert grouped.high - grouped.low > 2 * (naive.high - naive.low)
+
+
+@settings(derandomize=True, max_examples=60)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(min_value=0, max_value=6)), min_size=2, max_size=60
+    )
+)
+def test_auc_by_counting_equals_scikit_learn(pairs: list[tuple[bool, int]]) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    churned = np.array([c for c, _ in pairs], dtype=bool)
+    score = np.array([float(s) for _, s in pairs])
+    value = auc(churned, score)
+    if churned.all() or not churned.any():
+        assert value is None
+    else:
+        assert value == pytest.approx(roc_auc_score(churned, -score), abs=1e-12)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import roc_auc_score, roc_curve
+from sklearn.metrics import roc_curve
 
 from healthscore.evaluation._result import (
     BandRow,
@@ -40,7 +40,24 @@ def auc(churned: BoolArray, score: FloatArray) -> float | None:
     """P(a random churner scores below a random non-churner), ties counting half."""
     if churned.all() or not churned.any():
         return None
-    return float(roc_auc_score(churned, -score))
+    _, inverse = np.unique(score, return_inverse=True)
+    return _weighted_auc(inverse, churned, np.ones(len(churned)))
+
+
+def _weighted_auc(rank: NDArray[np.intp], churned: BoolArray, weight: FloatArray) -> float | None:
+    """AUC with a weight per observation, from counts per distinct score (no sorting).
+
+    `rank` numbers the distinct scores in ascending order. A churner at a score beats
+    every non-churner scored higher and ties with those at the same score.
+    """
+    size = int(rank.max(initial=-1)) + 1
+    churn = np.bincount(rank, weights=weight * churned, minlength=size)
+    stay = np.bincount(rank, weights=weight * ~churned, minlength=size)
+    churners, stayers = churn.sum(), stay.sum()
+    if churners == 0 or stayers == 0:
+        return None
+    stay_above = stayers - np.cumsum(stay)
+    return float((churn * (stay_above + 0.5 * stay)).sum() / (churners * stayers))
 
 
 def auc_interval(
@@ -54,23 +71,20 @@ def auc_interval(
 
     With `groups` (account ids), whole accounts are resampled with all their
     observations: one account seen on twelve dates is one piece of evidence, not twelve,
-    so the interval is not made narrower by repetition.
+    so the interval is not made narrower by repetition. A resample is a count per
+    account (how often it was drawn), so each costs two weighted counts, not a sort.
     """
     if auc(churned, score) is None:
         return None
     keys = np.arange(len(churned)) if groups is None else groups
-    _, inverse = np.unique(keys, return_inverse=True)
-    rows_by_group = np.argsort(inverse, kind="stable")
-    counts = np.bincount(inverse)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    _, members = np.unique(keys, return_inverse=True)
+    _, rank = np.unique(score, return_inverse=True)
+    accounts = int(members.max()) + 1
     generator = np.random.default_rng(seed)
     values = []
     for _ in range(resamples):
-        picked = generator.integers(0, len(counts), len(counts))
-        lengths = counts[picked]
-        within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        pick = rows_by_group[np.repeat(starts[picked], lengths) + within]
-        value = auc(churned[pick], score[pick])
+        drawn = np.bincount(generator.integers(0, accounts, accounts), minlength=accounts)
+        value = _weighted_auc(rank, churned, drawn[members].astype(np.float64))
         if value is not None:
             values.append(value)
     low, high = np.percentile(values, [2.5, 97.5])

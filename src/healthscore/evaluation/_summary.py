@@ -110,14 +110,18 @@ def lead_time(frame: pd.DataFrame, worst: str) -> LeadTime:
     seen = frame.loc[frame["eligible"], ["account_id", "as_of", "tier"]].merge(
         churns, on="account_id"
     )
-    seen = seen[seen["as_of"] <= seen["churn_date"]].sort_values(["account_id", "as_of"])
-    days: list[int] = []
-    for _, history in seen.groupby("account_id", sort=False):
-        worst_run = (history["tier"] == worst).to_numpy()[::-1]
-        run = int(np.argmin(worst_run)) if not worst_run.all() else len(worst_run)
-        if run:
-            entered = history["as_of"].iloc[len(history) - run]
-            days.append(int((history["churn_date"].iloc[0] - entered).days))
+    seen = seen[seen["as_of"] <= seen["churn_date"]].sort_values(
+        ["account_id", "as_of"], ascending=[True, False], kind="stable"
+    )
+    # Latest first per account: the final worst-tier run is the leading rows that are all
+    # worst; a running count of non-worst rows stays 0 exactly there.
+    not_worst = (seen["tier"] != worst).astype(np.int64)
+    breaks = not_worst.groupby(seen["account_id"], sort=False).cumsum()
+    run = seen[breaks.to_numpy() == 0]
+    entered = run.groupby("account_id", sort=False).agg(
+        entered=("as_of", "min"), churn_date=("churn_date", "first")
+    )
+    days = sorted(int(d) for d in (entered["churn_date"] - entered["entered"]).dt.days)
     total = len(churns)
     return LeadTime(
         churners=total,
@@ -221,10 +225,10 @@ def _by_date(
     frame: pd.DataFrame, dates: Sequence[dt.date], worst_first: list[str]
 ) -> list[DateRow]:
     eligible = frame[frame["eligible"]]
-    days = eligible["as_of"].dt.date
+    stamps = eligible["as_of"].to_numpy()
     rows = []
     for day in sorted(dates):
-        part = eligible[days == day]
+        part = eligible[stamps == np.datetime64(day, "us")]
         known = part[~part["censored"]]
         hits = int(known["churned"].sum())
         rows.append(
@@ -306,7 +310,7 @@ def _warnings(
             f"{censored} observation(s) censored and left out: their horizon reaches past the "
             "data's end, so whether they churned is unknown"
         )
-    present = set(frame.loc[frame["eligible"], "as_of"].dt.date)
+    present = {pd.Timestamp(d).date() for d in frame.loc[frame["eligible"], "as_of"].unique()}
     empty = [day.isoformat() for day in sorted(dates) if day not in present]
     if empty:
         notes.append(f"no eligible accounts on {len(empty)} date(s): {', '.join(empty[:6])}")

@@ -133,7 +133,9 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 "min_data_in_leaf": self.min_child_samples,
                 "seed": self.random_state,
                 "deterministic": True,
-                "num_threads": 2,
+                # One thread: churn data are small for LightGBM, and with more threads than
+                # free cores OpenMP's spin-waiting made training 10-100x slower.
+                "num_threads": 1,
                 "verbosity": -1,
                 "feature_pre_filter": False,
             }
