@@ -21,6 +21,7 @@ import pandas as pd
 
 from healthscore.compute._compile import compile_expr, epoch_days
 from healthscore.compute._contract import CONTRACTS
+from healthscore.compute._cumulative import cumulative, cumulative_metrics
 from healthscore.compute._sources import Sources
 from healthscore.spec._resolved import (
     AggregateSpec,
@@ -63,10 +64,8 @@ class _Frame:
             self.as_of: ir.TimestampValue = ibis.literal(as_timestamp(dates[0]), type="timestamp")
             base = table.mutate(as_of=self.as_of)
         else:
-            self.dates = ibis.memtable(
-                {"as_of": [as_timestamp(day) for day in sorted(set(dates))]},
-                schema={"as_of": "timestamp"},
-            )
+            self.days = [as_timestamp(day) for day in sorted(set(dates))]
+            self.dates = ibis.memtable({"as_of": self.days}, schema={"as_of": "timestamp"})
             base = table.cross_join(self.dates)
             self.as_of = base.as_of
         if "created_at" in table.columns:
@@ -146,15 +145,33 @@ def _span(specs: Sequence[AggregateSpec]) -> int | None:
 
 def _table_metrics(
     frame: _Frame, sources: Sources, name: str, specs: list[AggregateSpec]
-) -> ir.Table:
+) -> list[ir.Table]:
+    """One grouped table for the specs of one source table (two with many dates, when
+    some all-history aggregates can be combined per bucket instead of joined per date)."""
     time = CONTRACTS[name].time or "ts"
-    span = _span(specs)
-    rows, as_of = frame.rows_before(sources.table(name), time, span)
-    rows = _as_known_then(rows, name, time, as_of)
-    grouped = rows.group_by(frame.keys).aggregate(
-        **{spec.name: _aggregate(spec, rows, time, as_of, span) for spec in specs}
-    )
-    when = frame.as_of if frame.single else grouped.as_of
+    pieces = []
+    if not frame.single:
+        combined = [spec for spec in specs if cumulative(spec, name)]
+        specs = [spec for spec in specs if spec not in combined]
+        if combined:
+            table = sources.table(name)
+            if frame.accounts is not None:
+                table = table.filter(table.account_id.isin(list(frame.accounts)))
+            piece = cumulative_metrics(table, time, combined, frame.days, frame.dates, frame.keys)
+            pieces.append(_with_days(piece, combined, piece.as_of))
+    if specs:
+        span = _span(specs)
+        rows, as_of = frame.rows_before(sources.table(name), time, span)
+        rows = _as_known_then(rows, name, time, as_of)
+        grouped = rows.group_by(frame.keys).aggregate(
+            **{spec.name: _aggregate(spec, rows, time, as_of, span) for spec in specs}
+        )
+        pieces.append(_with_days(grouped, specs, frame.as_of if frame.single else grouped.as_of))
+    return pieces
+
+
+def _with_days(grouped: ir.Table, specs: Sequence[AggregateSpec], when: ir.Value) -> ir.Table:
+    """Days-since metrics hold a stamp until here: days from it to as_of."""
     days = {
         spec.name: epoch_days(when) - epoch_days(grouped[spec.name])
         for spec in specs
@@ -216,7 +233,11 @@ def metric_table(
     for spec in scorecard.metrics:
         if isinstance(spec, AggregateSpec):
             by_table[spec.table].append(spec)
-    pieces = [_table_metrics(frame, sources, name, specs) for name, specs in by_table.items()]
+    pieces = [
+        piece
+        for name, specs in by_table.items()
+        for piece in _table_metrics(frame, sources, name, specs)
+    ]
     pieces += [
         _replenishment(frame, sources, spec)
         for spec in scorecard.metrics
