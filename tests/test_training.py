@@ -189,3 +189,18 @@ def test_cli_train_and_drift(demo: Path, tmp_path: Path) -> None:
     )
     assert drift.exit_code == 1, drift.output  # days_to_renewal moved
     assert "days_to_renewal" in drift.output
+
+
+def test_one_stage_can_score_with_the_model_while_others_keep_their_rules(
+    demo: Path, trained: TrainingReport
+) -> None:
+    text = (demo / "model.yaml").read_text().replace("  path: model\n", "")
+    text = text.replace("  mature: {}", "  mature: {model: model}")
+    (demo / "mature-model.yaml").write_text(text)
+    scores = Engine(demo / "mature-model.yaml").score("2026-07-01")
+    mature = (scores["stage"] == "mature").to_numpy()
+    assert mature.any() and (~mature).any()
+    assert scores.loc[mature, "churn_probability"].notna().all()
+    assert scores.loc[~mature, "churn_probability"].isna().all()
+    assert scores.loc[~mature, "measure.usage.integration_connected"].notna().any()
+    assert scores.loc[mature, "measure.usage.login_trend"].isna().all()
