@@ -82,13 +82,15 @@ def score_frame(
     scorecard: ResolvedScorecard,
     frame: pd.DataFrame,
     models: Mapping[Path, ModelOutput] | None = None,
+    reasons: bool = True,
 ) -> pd.DataFrame:
     """Scores, tiers, confidence, reasons and sub-scores for every row of a metric frame.
 
     Variants that name a model are scored by it when `models` holds its output
     (score = 100 x (1 - churn probability / zero_score_at), reasons from its
     contributions); without
-    `models` every variant is scored by its groups (the rules).
+    `models` every variant is scored by its groups (the rules). With `reasons` false the
+    reasons column holds empty lists (backtests need scores, not texts).
     """
     frame = frame.reset_index(drop=True)
     rows = len(frame)
@@ -129,7 +131,8 @@ def score_frame(
             zero_at = scorecard.model.zero_score_at if scorecard.model else 1.0
             score[mask] = 100.0 * np.clip(1.0 - probability / zero_at, 0.0, 1.0)
             confidence[mask] = output.coverage()[mask]
-            reason_parts.append(model_reasons(scorecard, output, mask))
+            if reasons:
+                reason_parts.append(model_reasons(scorecard, output, mask))
             continue
         subs = {}
         for measure in variant.measures:
@@ -148,14 +151,20 @@ def score_frame(
             columns.setdefault(f"measure.{code}", np.full(rows, np.nan))[mask] = values
         for name, values in result.groups.items():
             columns.setdefault(f"group.{name}", np.full(rows, np.nan))[mask] = values
-        sources = [reason_source(scorecard, m, frame, mask) for m in variant.measures]
-        impacts = np.column_stack([result.impacts[m.code] for m in variant.measures])
-        picks = pick_reasons(impacts, scorecard.max_drags, scorecard.max_lifts)
-        reason_parts.append(measure_reasons(picks, sources, np.flatnonzero(mask).astype(np.int64)))
+        if reasons:
+            sources = [reason_source(scorecard, m, frame, mask) for m in variant.measures]
+            impacts = np.column_stack([result.impacts[m.code] for m in variant.measures])
+            picks = pick_reasons(impacts, scorecard.max_drags, scorecard.max_lifts)
+            row_ids = np.flatnonzero(mask).astype(np.int64)
+            reason_parts.append(measure_reasons(picks, sources, row_ids))
 
     fired = {g.name: frame[gate_column(g.name)].to_numpy(dtype=bool) for g in scorecard.gates}
     gated = apply_gates(score, scorecard.gates, fired)
-    gates = gate_reasons({g.name: g.reason for g in scorecard.gates}, gated.impacts, fired)
+    gates = (
+        gate_reasons({g.name: g.reason for g in scorecard.gates}, gated.impacts, fired)
+        if reasons
+        else ReasonTable.empty()
+    )
     final = np.round(gated.score, 2)
     as_of = pa.array(pd.to_datetime(frame["as_of"]).to_numpy()).cast(pa.date32())
     out = pd.DataFrame(

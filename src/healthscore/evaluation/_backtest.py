@@ -87,7 +87,7 @@ def observations(
     metrics = metric_frame(scorecard, sources, dates)
     say("scores")
     models = predict_for(scorecard, metrics) if use_models else None
-    scores = score_frame(scorecard, metrics, models)
+    scores = score_frame(scorecard, metrics, models, reasons=False)
     say("outcomes")
     data = read_outcome_data(outcome, sources)
     labels = label_observations(metrics, outcome, data)

@@ -188,7 +188,7 @@ def suggest_weights(
     _, held_card = card_for(held_weights, [])
     test_rows = labelled[test].reset_index(drop=True)
     before = headline(scorecard, test_rows, y[test])
-    after = headline(held_card, score_frame(held_card, test_rows), y[test])
+    after = headline(held_card, score_frame(held_card, test_rows, reasons=False), y[test])
     weights, coefficients, dropped = _fit(x, y, usable, strength)
     header = _header(scorecard, labelled, strength, before, after, [*dropped_empty, *dropped])
     written, _ = card_for(weights, header)
