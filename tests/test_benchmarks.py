@@ -3,19 +3,21 @@
 A benchmark whose answers differ is meaningless: benchmarks/_sql.py and _pandas.py must
 compute what benchmarks/scorecard.yaml asks the engine for, to the last decimal.
 benchmarks/backtest.py runs here at 300 accounts: it must count the observations that
-Engine.backtest counts.
+Engine.backtest counts. benchmarks/model.py runs at 400 accounts: train, then score with
+and without the model (a smoke test: it must report the ratio and both AUCs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmarks import _engine, _pandas, _sql, backtest
+from benchmarks import _engine, _pandas, _sql, backtest, model
 from benchmarks._common import Scores, compare
 from benchmarks._data import SCORECARD
 
@@ -117,3 +119,34 @@ def test_backtest_step_by_step_covers_the_same_rows(
     assert rows["backtest"] == len(engine_backtest.observation_frame)
     assert rows["(event, date) pairs, every event before each date"] >= rows["events"]
     assert all(seconds >= 0 for seconds in result["seconds"].values())
+
+
+# --- benchmarks/model.py: training a churn model, and scoring with it against the rules ---
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("bench-model")
+    write_demo(directory, DemoConfig(n_accounts=400, events_per_user_day=0.05))
+    return directory
+
+
+def test_model_benchmark_reports_the_ratio_and_the_aucs(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Train, score with the rules, score with the model: each once, in its subprocess.
+    assert model.main(["--data", str(model_dir), "--repeat", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "lightgbm: model score / rules score: time" in printed
+    assert re.search(r"held-out AUC: model [01]\.\d{3}, rules [01]\.\d{3}", printed)
+    results = json.loads((model_dir / "model-results.json").read_text())
+    assert results["ratios"]["model lightgbm / rules"] > 0  # never a time target here
+    dates = results["training_dates"]
+    assert (dates["start"], dates["end"]) == ("2025-06-01", "2026-05-01")
+    runs = results["runs"]
+    trained = runs["train lightgbm"]["report"]
+    assert trained["dates"] == 12 and trained["churned"] >= 20
+    assert trained["held_out"]["auc"] is not None and trained["held_out"]["rules_auc"] is not None
+    scored, rules = runs["model lightgbm"]["report"], runs["rules"]["report"]
+    assert scored["by_model"] == scored["rows"] == rules["rows"] > 100
+    assert (model_dir / "model-lightgbm" / "manifest.json").is_file()

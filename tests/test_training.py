@@ -81,9 +81,14 @@ def test_sensitive_attributes_are_excluded_but_reported(trained: TrainingReport)
     assert trained.excluded_sensitive == ["country"]
     assert not any(name.startswith("country") for name in trained.features)
     assert "segment=enterprise" in trained.features and "seats" in trained.features
+    # The account's own segment column (smb, mid_market, enterprise), not the scorecard's
+    # segment variants (enterprise, self_serve) that share its name: as scoring reads it.
+    assert "segment=mid_market" in trained.features
+    assert "segment=self_serve" not in trained.features
     attributes = {row.attribute for row in trained.bias}
     assert attributes == {"segment", "country"}
     segment = [row for row in trained.bias if row.attribute == "segment"]
+    assert {row.value for row in segment} == {"smb", "mid_market", "enterprise"}
     assert sum(row.observations for row in segment) == trained.observations
 
 

@@ -1,10 +1,10 @@
 """healthscore: customer health scores as versioned, backtested, explainable code."""
 
+from typing import Any
+
 from healthscore.compute import AssignmentError, SourceError
 from healthscore.compute._model_reasons import risk_value_quadrants
 from healthscore.engine import Engine
-from healthscore.evaluation import BacktestResult
-from healthscore.model import ArtifactError, ChurnModel
 from healthscore.spec import (
     Issue,
     ResolvedScorecard,
@@ -32,3 +32,16 @@ __all__ = [
     "load_scorecard_text",
     "risk_value_quadrants",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # scikit-learn and LightGBM load on first use, not with every score.
+    if name == "BacktestResult":
+        from healthscore.evaluation import BacktestResult
+
+        return BacktestResult
+    if name in {"ArtifactError", "ChurnModel"}:
+        from healthscore import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module 'healthscore' has no attribute '{name}'")

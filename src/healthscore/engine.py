@@ -5,31 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from ibis.backends import BaseBackend
 
 from healthscore.compute import Sources, check_data, connect, metric_frame, score_frame
-from healthscore.evaluation import (
-    BacktestResult,
-    Comparison,
-    WeightSuggestion,
-    compare,
-    observation_dates,
-    observations,
-    run_backtest,
-    suggest_weights,
-)
-from healthscore.evaluation._backtest import Progress, resolve_outcome
-from healthscore.evaluation._training import train_model
-from healthscore.evaluation._training_report import TrainingReport
-from healthscore.model import ArtifactError
-from healthscore.model._drift import DriftReport
-from healthscore.model._estimator import ModelKind
-from healthscore.model._predict import drift_for, model_paths, predict_for
 from healthscore.spec import Issue, ResolvedScorecard, load_scorecard
 from healthscore.spec._models import window_days
 from healthscore.store import write_scores
+
+if TYPE_CHECKING:  # scikit-learn and LightGBM load only when evidence or a model is used
+    from healthscore.evaluation import BacktestResult, Comparison, WeightSuggestion
+    from healthscore.evaluation._backtest import Progress
+    from healthscore.evaluation._training_report import TrainingReport
+    from healthscore.model._drift import DriftReport
+    from healthscore.model._estimator import ModelKind
 
 DateLike = dt.date | dt.datetime | str
 
@@ -95,6 +86,10 @@ class Engine:
     ) -> pd.DataFrame:
         """The score frame for every account (or `accounts`) as of a date (default: today)."""
         frame = self.metrics(dt.date.today() if as_of is None else as_of, accounts)
+        if not any(variant.model for variant in self.scorecard.variants.values()):
+            return score_frame(self.scorecard, frame)
+        from healthscore.model._predict import predict_for
+
         return score_frame(self.scorecard, frame, predict_for(self.scorecard, frame))
 
     def backtest(
@@ -110,6 +105,8 @@ class Engine:
         `horizon` ('30d' or days) overrides the scorecard outcome's; the result holds
         AUC, lift, churn by tier, calibration, lead time and per-measure evidence.
         """
+        from healthscore.evaluation import observation_dates, run_backtest
+
         dates = observation_dates(to_date(start), to_date(end), every)
         return run_backtest(self.scorecard, self.sources, dates, horizon_days(horizon), progress)
 
@@ -125,6 +122,9 @@ class Engine:
         """Weights fitted on the backtest's observations, as a new scorecard version's text."""
         if self.scorecard.path is None:
             raise ValueError("suggest_weights rewrites the scorecard file: load it from a path")
+        from healthscore.evaluation import observation_dates, observations, suggest_weights
+        from healthscore.evaluation._backtest import resolve_outcome
+
         dates = observation_dates(to_date(start), to_date(end), every)
         outcome = resolve_outcome(self.scorecard, horizon_days(horizon))
         frame, _ = observations(self.scorecard, self.sources, dates, outcome, progress)
@@ -141,6 +141,8 @@ class Engine:
         as_of: DateLike | None = None,
     ) -> Comparison:
         """Both scorecards backtested on the same dates, and who changes tier on `as_of`."""
+        from healthscore.evaluation import compare, observation_dates
+
         dates = observation_dates(to_date(start), to_date(end), every)
         day = dt.date.today() if as_of is None else to_date(as_of)
         return compare(
@@ -167,6 +169,9 @@ class Engine:
         Validated forward in time (each block of dates predicted by a model fitted on the
         dates before it); `by` names account columns to compare score distributions on.
         """
+        from healthscore.evaluation import observation_dates
+        from healthscore.evaluation._training import train_model
+
         dates = observation_dates(to_date(start), to_date(end), every)
         return train_model(
             self.scorecard,
@@ -183,11 +188,15 @@ class Engine:
         """Features and churn probabilities as of a date against the model's training data."""
         folder = Path(model) if model is not None else self.model_path()
         frame = self.metrics(dt.date.today() if as_of is None else as_of)
+        from healthscore.model._predict import drift_for
+
         return drift_for(folder, frame)
 
     def model_path(self) -> Path:
         """The model folder the scorecard names (its own, or the first variant's)."""
-        paths = model_paths(self.scorecard)
+        from healthscore.model import ArtifactError
+
+        paths = list(dict.fromkeys(v.model for v in self.scorecard.variants.values() if v.model))
         spec = self.scorecard.model
         if spec is not None and spec.path is not None:
             return spec.path

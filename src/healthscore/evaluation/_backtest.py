@@ -22,6 +22,7 @@ from healthscore.model._predict import in_sample_notes, predict_for
 from healthscore.spec._outcomes import OutcomeSpec
 from healthscore.spec._resolved import ResolvedScorecard
 
+ACCOUNT_PREFIX = "account."
 EVERY_PATTERN = re.compile(r"^\s*(\d+)\s*(d|w|mo|m|q|y)\s*$")
 Progress = Callable[[str], None]
 
@@ -94,7 +95,16 @@ def observations(
     # Metric and condition columns stay: cohorts read the metrics, and a re-weighted
     # scorecard can be scored again from this frame without recomputing anything.
     extra = [c for c in metrics.columns if c not in scores.columns]
-    frame = pd.concat([scores, metrics[extra], labels[list(LABEL_COLUMNS)]], axis=1)
+    # An account column named like a score column (`segment`: the account's own value,
+    # not the scorecard variant) is kept as `account.<name>` for models and bias checks.
+    clashes = {
+        f"{ACCOUNT_PREFIX}{c}": metrics[c]
+        for c in metrics.columns
+        if c in scores.columns and c not in ("account_id", "as_of")
+    }
+    frame = pd.concat(
+        [scores, metrics[extra], pd.DataFrame(clashes), labels[list(LABEL_COLUMNS)]], axis=1
+    )
     frame["as_of"] = metrics["as_of"]
     return frame, data
 

@@ -21,7 +21,13 @@ import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss
 
 from healthscore.compute import Sources
-from healthscore.evaluation._backtest import BacktestError, Progress, observations, resolve_outcome
+from healthscore.evaluation._backtest import (
+    ACCOUNT_PREFIX,
+    BacktestError,
+    Progress,
+    observations,
+    resolve_outcome,
+)
 from healthscore.evaluation._stats import auc, lift_curve, top_decile_lift
 from healthscore.evaluation._training_report import (
     BiasRow,
@@ -79,6 +85,9 @@ def train_model(
     outcome = resolve_outcome(scorecard, horizon_days)
     frame, _ = observations(scorecard, sources, dates, outcome, progress, use_models=False)
     labelled = frame[frame["eligible"] & ~frame["censored"]].reset_index(drop=True)
+    # Features read the account's own columns, as scoring will (see ACCOUNT_PREFIX).
+    for column in [c for c in labelled.columns if c.startswith(ACCOUNT_PREFIX)]:
+        labelled[column.removeprefix(ACCOUNT_PREFIX)] = labelled[column]
     y = labelled["churned"].to_numpy(dtype=bool)
     churned, total = int(y.sum()), len(y)
     if min(churned, total - churned) < MIN_CHURNED:
@@ -109,7 +118,12 @@ def train_model(
         raw[test] = model.decision_function(x[test])
         folds.append(_fold(when, train, test, y, raw))
     if not folds:
-        raise BacktestError("no forward-in-time fold had churners and non-churners to learn from")
+        raise BacktestError(
+            f"no forward-in-time fold had churners and non-churners to learn from: each block "
+            f"of dates is predicted from earlier dates whose {outcome.horizon_days}-day horizon "
+            f"(+{outcome.grace_days}-day grace) ends before it; with these dates that leaves "
+            "too little. Add earlier dates or shorten --horizon"
+        )
     last = np.isin(when, blocks[-1]) & ~np.isnan(raw)
     earlier = ~np.isnan(raw) & ~last
     choice, losses = _choose_calibration(raw, y, earlier, last)
