@@ -478,3 +478,18 @@ def test_check_fits_names_what_is_missing_and_what_it_was_trained_with(tmp_path:
     assert "trained with t 1 (abc)" in message and str(tmp_path) in message
     with pytest.raises(ArtifactError, match="needs logins_30d, segment, tickets,"):
         check_fits(load_model(tmp_path)[1], set(), tmp_path)
+
+
+def test_contributions_per_path_equal_lightgbms_own() -> None:
+    from healthscore.model._contrib import tree_contributions
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(3000, 5))
+    x[:, 3] = rng.integers(0, 4, 3000)  # few distinct values: many rows share a path
+    x[rng.random(3000) < 0.1, 1] = np.nan
+    y = rng.random(3000) < 1 / (1 + np.exp(-(x[:, 0] + 0.5 * x[:, 3] - 2)))
+    model = ChurnModel(kind="lightgbm", n_estimators=60).fit(x, y)
+    fast = tree_contributions(model.booster_, x)
+    own = model.booster_.predict(x, pred_contrib=True)
+    np.testing.assert_allclose(fast, own, rtol=1e-9, atol=1e-12)
+    assert tree_contributions(model.booster_, x[:0]).shape == (0, 6)

@@ -26,6 +26,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from healthscore.model._contrib import tree_contributions
+
 FloatArray = NDArray[np.float64]
 ModelKind = Literal["logistic", "lightgbm"]
 CalibrationKind = Literal["none", "isotonic", "sigmoid"]
@@ -206,7 +208,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """Per-feature contributions to the raw log-odds, and the bias; they sum to it."""
         values = self._check(X)
         if self.kind == "lightgbm":
-            parts = np.asarray(self.booster_.predict(values, pred_contrib=True), dtype=np.float64)
+            parts = tree_contributions(self.booster_, values)
             return parts[:, :-1], parts[:, -1]
         return self._transformed(values) * self.coef_, np.full(len(values), self.intercept_)
 
