@@ -31,12 +31,14 @@ def model_reasons(
     impacts = -contributions * slope[:, None]
     picks = pick_reasons(impacts, scorecard.max_drags, scorecard.max_lifts)
     values = output.values[mask]
+    # Shown to two decimals: rounding first leaves far fewer distinct numbers to format.
+    shown = np.round(contributions, 2)
     sources = [
         ReasonSource(
             code=f"model.{name}",
             label=label,
             template=TEMPLATE,
-            fields={"value": values[:, index], "contribution": contributions[:, index]},
+            fields={"value": values[:, index], "contribution": shown[:, index]},
             observed=~np.isnan(values[:, index]),
         )
         for index, (name, label) in enumerate(zip(output.names, output.labels, strict=True))
