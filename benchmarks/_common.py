@@ -78,3 +78,32 @@ def compare(left_name: str, left: Scores, right_name: str, right: Scores) -> Com
     if a.raw is not None and b.raw is not None and len(a):
         raw = float(np.max(np.abs(a.raw - b.raw)))
     return Comparison(left_name, right_name, True, diff, raw, int(np.sum(a.tier != b.tier)))
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b else "-"
+
+
+def describe_machine(console: Any, **versions: str) -> dict[str, object]:
+    """Cores, load, Python and library versions; warns when other work loads the machine."""
+    import os
+    import platform
+
+    import duckdb
+    import pandas as pd
+
+    load = os.getloadavg()
+    cores = os.cpu_count() or 1
+    if load[0] > cores * 0.75:
+        console.print(
+            f"[yellow]load average {load[0]:.1f} on {cores} cores: other work is running, "
+            "timings will be noisy[/]"
+        )
+    return {
+        "cores": cores,
+        "load_before": load,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pandas": pd.__version__,
+        **versions,
+    }

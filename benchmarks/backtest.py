@@ -31,7 +31,6 @@ import argparse  # noqa: E402 - after the clock starts, on purpose
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -460,13 +459,10 @@ def _per_second(count: float) -> str:
     return f"{count:.0f}"
 
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "-"
-
-
 def show(target: Target, runs: dict[str, Run]) -> list[str]:
     from rich.table import Table
 
+    from benchmarks._common import ratio
     from benchmarks.run import console
 
     one = runs["score"]
@@ -498,20 +494,20 @@ def show(target: Target, runs: dict[str, Run]) -> list[str]:
             _per_second(run.rows / run.seconds),
             _per_second(target.events / run.seconds),
             f"{run.peak_rss_bytes / MIB:,.0f} MiB",
-            _ratio(run.seconds, one.seconds),
-            _ratio(run.peak_rss_bytes, one.peak_rss_bytes),
+            ratio(run.seconds, one.seconds),
+            ratio(run.peak_rss_bytes, one.peak_rss_bytes),
         )
     console.print(table)
     backtest, separate = runs["backtest"], runs["separate"]
-    ratio = backtest.seconds / one.seconds
-    met = ratio < TARGET
+    times = backtest.seconds / one.seconds
+    met = times < TARGET
     lines = [
-        f"backtest / one score: time {_ratio(backtest.seconds, one.seconds)}, memory "
-        f"{_ratio(backtest.peak_rss_bytes, one.peak_rss_bytes)}",
-        f"backtest / 12 separate scores: time {_ratio(backtest.seconds, separate.seconds)}, "
-        f"memory {_ratio(backtest.peak_rss_bytes, separate.peak_rss_bytes)}",
+        f"backtest / one score: time {ratio(backtest.seconds, one.seconds)}, memory "
+        f"{ratio(backtest.peak_rss_bytes, one.peak_rss_bytes)}",
+        f"backtest / 12 separate scores: time {ratio(backtest.seconds, separate.seconds)}, "
+        f"memory {ratio(backtest.peak_rss_bytes, separate.peak_rss_bytes)}",
         f"{'met' if met else 'NOT met'} - a backtest of {DATES} monthly dates costs less than "
-        f"{TARGET:g}x one score: {ratio:.2f}x",
+        f"{TARGET:g}x one score: {times:.2f}x",
     ]
     for line in lines[:2]:
         console.print(line)
@@ -639,28 +635,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import duckdb
-    import pandas as pd
 
+    from benchmarks._common import describe_machine
     from benchmarks.run import console
 
     args = parse(argv)
     target, info = find_target(args)
     repeat = args.repeat or (1 if target.events >= 50_000_000 else 3)
-    load = os.getloadavg()
-    cores = os.cpu_count() or 1
-    if load[0] > cores * 0.75:
-        console.print(
-            f"[yellow]load average {load[0]:.1f} on {cores} cores: other work is running, "
-            "timings will be noisy[/]"
-        )
-    machine: dict[str, object] = {
-        "cores": cores,
-        "load_before": load,
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pandas": pd.__version__,
-    }
+    machine = describe_machine(console)
     with tempfile.TemporaryDirectory(prefix="healthscore-backtest-") as scratch:
         runs = measure(target, repeat, Path(scratch))
         lines = show(target, runs)

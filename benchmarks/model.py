@@ -33,7 +33,6 @@ import argparse  # noqa: E402 - after the clock starts, on purpose
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -256,9 +255,11 @@ def phases(kind: str, directory: Path, as_of: dt.date) -> dict[str, Any]:
                 lambda: model.booster_.predict(values, raw_score=True),
             )
         if kind == "lightgbm":
+            # The product explains once per distinct path (model/_contrib.py); LightGBM's
+            # own pred_contrib explains every row against every tree.
             exact = step(
-                "(for comparison) the same pred_contrib, once per distinct path per tree",
-                lambda: deduplicated_contributions(model.booster_, values),
+                "(for comparison) LightGBM's own pred_contrib, every row, every tree",
+                lambda: model.booster_.predict(values, pred_contrib=True),
             )
             reference = np.column_stack([contributions, bias])
             differs = float(np.max(np.abs(exact - reference))) if len(values) else 0.0
@@ -281,61 +282,6 @@ def phases(kind: str, directory: Path, as_of: dt.date) -> dict[str, Any]:
         "seconds": seconds,
         "peak_rss_bytes": peak_rss(),
     }
-
-
-def deduplicated_contributions(booster: Any, values: Any) -> Any:
-    """LightGBM's pred_contrib, exactly, computed once per distinct path through each tree.
-
-    Not healthscore's code: a measurement for --phases of what src/ could do. TreeSHAP's
-    answer for one tree depends only on which way a row goes at each of that tree's
-    splits, so rows are grouped per tree by the cell of that tree's thresholds they fall
-    in (NaN its own cell) and the tree is explained for one row of each cell. Numeric
-    splits only (the benchmark's features are numbers; one-hot categories are 0/1).
-    """
-    import numpy as np
-
-    def splits(node: dict[str, Any], found: list[tuple[int, float]]) -> None:
-        if "leaf_value" not in node:
-            found.append((int(node["split_feature"]), float(node["threshold"])))
-            splits(node["left_child"], found)
-            splits(node["right_child"], found)
-
-    rows, width = values.shape
-    trees = []
-    for tree in booster.dump_model()["tree_info"]:
-        found: list[tuple[int, float]] = []
-        splits(tree["tree_structure"], found)
-        trees.append(found)
-    every = [np.array(sorted({t for s in trees for f, t in s if f == j})) for j in range(width)]
-    # A value's bin among all thresholds of the feature (x <= threshold goes left), once.
-    bins = np.empty((width, rows), dtype=np.int64)
-    for j, thresholds in enumerate(every):
-        bins[j] = np.searchsorted(thresholds, values[:, j], side="left")
-        bins[j][np.isnan(values[:, j])] = len(thresholds) + 1
-    out = np.zeros((rows, width + 1))
-    for index, found in enumerate(trees):
-        code, size = np.zeros(rows, dtype=np.int64), 1
-        for j in sorted({f for f, _ in found}):
-            own = np.array(sorted({t for f, t in found if f == j}))
-            local = np.searchsorted(own, every[j], side="left")  # global bin -> this tree's
-            code += size * np.concatenate([local, [len(own), len(own) + 1]])[bins[j]]
-            size *= len(own) + 2
-        if size <= 1 << 22:  # the cells as a dense table: no sort
-            present = np.zeros(size, dtype=bool)
-            present[code] = True
-            cells = np.flatnonzero(present)
-            number = np.full(size, -1, dtype=np.int64)
-            number[cells] = np.arange(len(cells))
-            inverse = number[code]
-            first = np.empty(len(cells), dtype=np.int64)
-            first[inverse[::-1]] = np.arange(rows)[::-1]
-        else:
-            _, first, inverse = np.unique(code, return_index=True, return_inverse=True)
-        part = booster.predict(
-            values[first], start_iteration=index, num_iteration=1, pred_contrib=True
-        )
-        out += part[inverse.ravel()]
-    return out
 
 
 # --- the parent ------------------------------------------------------------------------
@@ -445,10 +391,6 @@ def measure(
     return runs
 
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "-"
-
-
 def _auc(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -460,6 +402,7 @@ def show(
     are sane (the model scored every account the rules scored)."""
     from rich.table import Table
 
+    from benchmarks._common import ratio
     from benchmarks.run import console
 
     rules = runs["rules"]
@@ -478,8 +421,8 @@ def show(
             f"{run.startup_seconds:.2f}",
             f"{run.report['rows'] / run.seconds / 1e3:,.1f}k",
             f"{run.peak_rss_bytes / MIB:,.0f} MiB",
-            _ratio(run.seconds, rules.seconds),
-            _ratio(run.peak_rss_bytes, rules.peak_rss_bytes),
+            ratio(run.seconds, rules.seconds),
+            ratio(run.peak_rss_bytes, rules.peak_rss_bytes),
         )
     console.print(table)
 
@@ -511,12 +454,12 @@ def show(
     sane = True
     for kind in kinds:
         model, train = runs[f"model {kind}"], runs[f"train {kind}"]
-        ratio = model.seconds / rules.seconds
+        times = model.seconds / rules.seconds
         held = train.report["held_out"]
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in train.report["steps"].items())
         console.print(
-            f"{kind}: model score / rules score: time {ratio:.2f}x, memory "
-            f"{_ratio(model.peak_rss_bytes, rules.peak_rss_bytes)}"
+            f"{kind}: model score / rules score: time {times:.2f}x, memory "
+            f"{ratio(model.peak_rss_bytes, rules.peak_rss_bytes)}"
         )
         console.print(
             f"{kind}: held-out AUC: model {_auc(held['auc'])}, rules {_auc(held['rules_auc'])}"
@@ -527,8 +470,8 @@ def show(
         minutes = train.seconds / 60
         for text, ok in (
             (
-                f"scoring with the model costs <= {SCORE_TARGET:g}x the rules: {ratio:.2f}x",
-                ratio <= SCORE_TARGET,
+                f"scoring with the model costs <= {SCORE_TARGET:g}x the rules: {times:.2f}x",
+                times <= SCORE_TARGET,
             ),
             (
                 f"training on {train.report['observations']:,} observations ({DATES} dates) in "
@@ -592,10 +535,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import duckdb
     import lightgbm
-    import pandas as pd
 
+    from benchmarks._common import describe_machine
     from benchmarks.backtest import find_target
     from benchmarks.run import console
 
@@ -607,21 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (1 if target.events >= 50_000_000 else 3)
     for kind in kinds:
         model_scorecard(target.directory, kind)
-    load = os.getloadavg()
-    cores = os.cpu_count() or 1
-    if load[0] > cores * 0.75:
-        console.print(
-            f"[yellow]load average {load[0]:.1f} on {cores} cores: other work is running, "
-            "timings will be noisy[/]"
-        )
-    machine: dict[str, object] = {
-        "cores": cores,
-        "load_before": load,
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pandas": pd.__version__,
-        "lightgbm": lightgbm.__version__,
-    }
+    machine = describe_machine(console, lightgbm=lightgbm.__version__)
     runs = measure(
         target.directory, kinds, target.as_of, start, end, repeat, max(args.train_repeat, 1)
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -24,16 +23,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `benchmarks` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from benchmarks import _data
-from benchmarks._common import Comparison, Scores, compare
+from benchmarks._common import Comparison, Scores, compare, describe_machine, ratio
 
 METHODS = ("sql", "engine", "pandas")
 LABELS = {"sql": "SQL (DuckDB)", "engine": "healthscore", "pandas": "pandas"}
@@ -144,10 +141,6 @@ def measure(
     return runs, scores
 
 
-def _ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "-"
-
-
 def show_runs(data: _data.DataSet, layout: str, runs: dict[str, Run]) -> None:
     table = Table(
         title=f"{data.size.accounts:,} accounts, {data.events:,} events, layout: {layout}"
@@ -165,20 +158,20 @@ def show_runs(data: _data.DataSet, layout: str, runs: dict[str, Run]) -> None:
             f"{run.startup_seconds:.2f}",
             f"{data.events / run.seconds / 1e6:.1f}M",
             f"{run.peak_rss_bytes / MIB:,.0f} MiB",
-            _ratio(run.seconds, sql.seconds) if sql else "-",
-            _ratio(run.peak_rss_bytes, sql.peak_rss_bytes) if sql else "-",
+            ratio(run.seconds, sql.seconds) if sql else "-",
+            ratio(run.peak_rss_bytes, sql.peak_rss_bytes) if sql else "-",
         )
     console.print(table)
     engine, pandas_run = runs.get("engine"), runs.get("pandas")
     if engine and sql:
         console.print(
-            f"healthscore / SQL: time {_ratio(engine.seconds, sql.seconds)}, "
-            f"memory {_ratio(engine.peak_rss_bytes, sql.peak_rss_bytes)}"
+            f"healthscore / SQL: time {ratio(engine.seconds, sql.seconds)}, "
+            f"memory {ratio(engine.peak_rss_bytes, sql.peak_rss_bytes)}"
         )
     if engine and pandas_run:
         console.print(
-            f"pandas / healthscore: time {_ratio(pandas_run.seconds, engine.seconds)}, "
-            f"memory {_ratio(pandas_run.peak_rss_bytes, engine.peak_rss_bytes)}"
+            f"pandas / healthscore: time {ratio(pandas_run.seconds, engine.seconds)}, "
+            f"memory {ratio(pandas_run.peak_rss_bytes, engine.peak_rss_bytes)}"
         )
 
 
@@ -297,21 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.generate_only:
         return 0
-    load = os.getloadavg()
-    cores = os.cpu_count() or 1
-    if load[0] > cores * 0.75:
-        console.print(
-            f"[yellow]load average {load[0]:.1f} on {cores} cores: other work is running, "
-            "timings will be noisy[/]"
-        )
-
-    machine: dict[str, object] = {
-        "cores": cores,
-        "load_before": load,
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pandas": pd.__version__,
-    }
+    machine = describe_machine(console)
     by_layout: dict[str, dict[str, object]] = {}
     all_runs: dict[str, dict[str, Run]] = {}
     ok = True
