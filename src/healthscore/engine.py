@@ -86,7 +86,7 @@ class Engine:
     ) -> pd.DataFrame:
         """The score frame for every account (or `accounts`) as of a date (default: today)."""
         frame = self.metrics(dt.date.today() if as_of is None else as_of, accounts)
-        if not any(variant.model for variant in self.scorecard.variants.values()):
+        if not self.scorecard.model_paths:
             return score_frame(self.scorecard, frame)
         from healthscore.model._predict import predict_for
 
@@ -196,7 +196,7 @@ class Engine:
         """The model folder the scorecard names (its own, or the first variant's)."""
         from healthscore.model import ArtifactError
 
-        paths = list(dict.fromkeys(v.model for v in self.scorecard.variants.values() if v.model))
+        paths = self.scorecard.model_paths
         spec = self.scorecard.model
         if spec is not None and spec.path is not None:
             return spec.path

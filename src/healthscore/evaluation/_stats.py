@@ -74,7 +74,7 @@ def auc_interval(
     so the interval is not made narrower by repetition. A resample is a count per
     account (how often it was drawn), so each costs two weighted counts, not a sort.
     """
-    if auc(churned, score) is None:
+    if churned.all() or not churned.any():
         return None
     keys = np.arange(len(churned)) if groups is None else groups
     _, members = np.unique(keys, return_inverse=True)
@@ -93,7 +93,7 @@ def auc_interval(
 
 def roc(churned: BoolArray, score: FloatArray) -> list[RocPoint]:
     """True-positive rate at 101 evenly spaced false-positive rates (interpolated)."""
-    if auc(churned, score) is None:
+    if churned.all() or not churned.any():
         return []
     fpr, tpr, _ = roc_curve(churned, -score)
     grid = np.linspace(0.0, 1.0, 101)

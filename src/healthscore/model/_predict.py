@@ -15,11 +15,6 @@ from healthscore.model._features import feature_matrix
 from healthscore.spec._resolved import ResolvedScorecard
 
 
-def model_paths(scorecard: ResolvedScorecard) -> list[Path]:
-    """Every model folder a variant of the scorecard scores with, once each."""
-    return list(dict.fromkeys(v.model for v in scorecard.variants.values() if v.model))
-
-
 def predict(folder: Path, frame: pd.DataFrame) -> ModelOutput:
     """The model at `folder` applied to every row of `frame`."""
     model, manifest = load_model(folder)
@@ -44,13 +39,13 @@ def predict(folder: Path, frame: pd.DataFrame) -> ModelOutput:
 
 def predict_for(scorecard: ResolvedScorecard, frame: pd.DataFrame) -> dict[Path, ModelOutput]:
     """Each model the scorecard uses, applied to the whole frame."""
-    return {path: predict(path, frame) for path in model_paths(scorecard)}
+    return {path: predict(path, frame) for path in scorecard.model_paths}
 
 
 def in_sample_notes(scorecard: ResolvedScorecard, dates: list[dt.date]) -> list[str]:
     """Warnings for models that were trained on some of these observation dates."""
     notes = []
-    for path in model_paths(scorecard):
+    for path in scorecard.model_paths:
         _, manifest = load_model(path)
         trained = {dt.date.fromisoformat(day) for day in manifest.window.get("dates", [])}
         overlap = sorted(trained & set(dates))

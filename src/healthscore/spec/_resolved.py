@@ -247,6 +247,11 @@ class ResolvedScorecard:
         raise KeyError(name)
 
     @property
+    def model_paths(self) -> tuple[Path, ...]:
+        """Every model folder a variant scores with, once each, in variant order."""
+        return tuple(dict.fromkeys(v.model for v in self.variants.values() if v.model))
+
+    @property
     def measures(self) -> tuple[MeasureSpec, ...]:
         """Every distinct measure across all variants, by code."""
         seen: dict[str, MeasureSpec] = {}
