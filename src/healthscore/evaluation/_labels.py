@@ -17,6 +17,8 @@ the as-of day itself are in the future.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
 
@@ -105,18 +107,7 @@ def _previous(obs: pd.DataFrame, rows: pd.DataFrame, column: str) -> pd.Series:
 
 def _next(obs: pd.DataFrame, dates: pd.DataFrame) -> pd.Series:
     """The first `date` at or after each observation's as_of (NaT if none)."""
-    right = _sorted(dates[["account_id", "date"]].drop_duplicates(), "date")
-    right["date"] = right["date"].astype("datetime64[us]")
-    merged = pd.merge_asof(
-        _sorted(obs, "as_of"),
-        right,
-        left_on="as_of",
-        right_on="date",
-        by="account_id",
-        direction="forward",
-        allow_exact_matches=True,
-    )
-    return merged.set_index("_row")["date"].reindex(obs["_row"]).set_axis(obs.index)
+    return _lookup(obs, dates, "date", "date", "forward")
 
 
 def _subscription_running(obs: pd.DataFrame, subs: pd.DataFrame) -> pd.Series:
@@ -186,14 +177,32 @@ def _lapse(
 
 def _previous_with(obs: pd.DataFrame, rows: pd.DataFrame, on: str, value: str) -> pd.Series:
     """`value` of the latest row whose `on` is strictly before each as_of."""
-    right = _sorted(rows[["account_id", on, value]].rename(columns={on: "_on"}), "_on")
+    return _lookup(obs, rows, on, value, "backward")
+
+
+def _lookup(
+    obs: pd.DataFrame,
+    rows: pd.DataFrame,
+    on: str,
+    value: str,
+    direction: Literal["backward", "forward"],
+) -> pd.Series:
+    """`value` of each account's nearest row by `on`: strictly before as_of ("backward"),
+    or at or after it ("forward"); aligned with `obs`, missing where there is none."""
+    right = pd.DataFrame(
+        {
+            "account_id": rows["account_id"],
+            "_on": rows[on].astype("datetime64[us]"),
+            "_value": rows[value],
+        }
+    )
     merged = pd.merge_asof(
         _sorted(obs, "as_of"),
-        right,
+        _sorted(right, "_on"),
         left_on="as_of",
         right_on="_on",
         by="account_id",
-        direction="backward",
-        allow_exact_matches=False,
+        direction=direction,
+        allow_exact_matches=direction == "forward",
     )
-    return merged.set_index("_row")[value].reindex(obs["_row"]).set_axis(obs.index)
+    return merged.set_index("_row")["_value"].reindex(obs["_row"]).set_axis(obs.index)
