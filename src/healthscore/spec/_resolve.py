@@ -20,7 +20,11 @@ from healthscore.spec._metrics import (
     parse_or_report,
     resolve_metrics,
 )
-from healthscore.spec._outcomes import OutcomeSpec, outcome_table, resolve_outcome
+from healthscore.spec._model_section import (
+    resolve_model,
+    resolve_outcome_section,
+    variant_model,
+)
 from healthscore.spec._resolved import (
     AggregateSpec,
     BandsNormalizer,
@@ -32,7 +36,6 @@ from healthscore.spec._resolved import (
     MeasureSpec,
     MetricSpec,
     MissingPolicy,
-    ModelSpec,
     Normalizer,
     PercentileNormalizer,
     ResolvedScorecard,
@@ -286,21 +289,6 @@ class _Resolver:
             )
         return tuple(TierSpec(t.name, t.min, t.color, t.label or t.name) for t in tiers)
 
-    def outcome(self) -> OutcomeSpec | None:
-        outcome = self.card.outcome
-        if outcome is None:
-            return None
-        table = outcome_table(outcome)
-        if table not in self.card.sources:
-            self.report(
-                ("outcome", "kind"),
-                f"a '{table}' source for a '{outcome.kind}' outcome",
-                f"sources: {', '.join(self.card.sources)}",
-            )
-        text = getattr(outcome, "where", None)
-        where = parse_or_report(text, ("outcome", "where"), self.report)
-        return resolve_outcome(outcome, where)
-
     def gates(self) -> tuple[GateSpec, ...]:
         gates = []
         for name, gate in self.card.gates.items():
@@ -327,19 +315,7 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
     path = None if source.path.startswith("<") else Path(source.path).resolve()
     base_dir = path.parent if path is not None else Path.cwd()
 
-    def located(text: str | None) -> Path | None:
-        return None if text is None else (base_dir / text).resolve()
-
-    model = None
-    if card.model is not None:
-        model = ModelSpec(
-            path=located(card.model.path),
-            features=None if card.model.features is None else tuple(card.model.features),
-            attributes=tuple(card.model.attributes),
-            sensitive=tuple(card.model.sensitive),
-            allow_sensitive=tuple(card.model.allow_sensitive),
-            zero_score_at=card.model.zero_score_at,
-        )
+    model = resolve_model(card, base_dir)
     variants: dict[tuple[str, str], VariantSpec] = {}
     for segment in segments:
         for stage in stages:
@@ -352,23 +328,14 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
                     merged = resolver.merge_variant(merged, variant, (section, name))
                     changed = (section, name, "groups")
             groups = base_groups if changed is None else resolver.resolve_groups(merged, changed)
-            # The most specific model wins: the stage's, the segment's, the scorecard's.
-            chosen = next(
-                (
-                    variant.model
-                    for section, name in (("stages", stage.name), ("segments", segment.name))
-                    if (variant := getattr(card, section).get(name)) is not None and variant.model
-                ),
-                None,
-            )
-            scorer = located(chosen) if chosen else (model.path if model else None)
+            scorer = variant_model(card, segment.name, stage.name, model, base_dir)
             variants[(segment.name, stage.name)] = VariantSpec(
                 segment.name, stage.name, groups, scorer
             )
     tiers = resolver.tiers()
     gates = resolver.gates()
     population = parse_or_report(card.population, ("population",), resolver.report)
-    outcome = resolver.outcome()
+    outcome = resolve_outcome_section(card, resolver.report)
     metrics = order_metrics(resolver.metrics, resolver.report)
     raise_if_errors(resolver.issues)
     return ResolvedScorecard(
