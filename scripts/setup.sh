@@ -35,4 +35,15 @@ if [ "$EXTRAS" = "dev" ] && ! command -v chromium >/dev/null 2>&1; then
       "or set HEALTHSCORE_SKIP_BROWSER=1 to skip the browser test" >&2
   fi
 fi
+# The score store's tests start their own PostgreSQL server (tests/_postgres.py): Debian's,
+# when missing. Debian keeps initdb/pg_ctl in /usr/lib/postgresql/<version>/bin, off PATH.
+if [ "$EXTRAS" = "dev" ] && ! command -v initdb >/dev/null 2>&1 \
+  && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "PostgreSQL is missing: install it (e.g. apt-get install postgresql)," \
+      "or its tests are skipped (and fail when CI is set)" >&2
+  fi
+fi
 export PATH="$ROOT/.venv/bin:$PATH"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from ibis.backends import BaseBackend
+
+from tests._postgres import find_pg_bin, running_postgres
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "src" / "healthscore" / "examples" / "saas.yaml"
 AS_OF = dt.date(2026, 6, 1)
@@ -123,3 +126,25 @@ def toy_con() -> Iterator[BaseBackend]:
     con = duckdb_with(toy_frames())
     yield con
     con.disconnect()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server of the test session's own: ``postgresql://postgres@127.0.0.1:PORT/healthscore``.
+
+    Started once per session (fresh cluster, free port, trust auth on localhost), stopped
+    and deleted at the end. Without PostgreSQL installed the tests that use it are skipped,
+    except on CI (``CI`` set), where a missing server is a failure.
+    """
+    pg_bin = find_pg_bin()
+    if pg_bin is None:
+        if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+            pytest.fail(
+                "PostgreSQL is not installed, and CI must run the PostgreSQL tests: "
+                "run scripts/setup.sh (as root it installs it) or apt-get install postgresql"
+            )
+        pytest.skip(
+            "PostgreSQL is not installed: run scripts/setup.sh or apt-get install postgresql"
+        )
+    with running_postgres(tmp_path_factory.mktemp("postgres"), pg_bin) as url:
+        yield url

@@ -9,7 +9,18 @@ import healthscore
 
 PACKAGE = Path(healthscore.__file__).parent
 # Lower layers first; a module may import its own layer and the layers before it.
-LAYERS = ["spec", "core", "compute", "model", "evaluation", "store", "engine", "report", "cli"]
+LAYERS = [
+    "spec",
+    "core",
+    "compute",
+    "model",
+    "evaluation",
+    "playbooks",
+    "store",
+    "engine",
+    "report",
+    "cli",
+]
 FORBIDDEN_IN_CORE = {"ibis", "pandas", "fastapi", "duckdb", "pyspark", "pyarrow"}
 
 

@@ -116,7 +116,7 @@ def test_suggested_weights_beat_a_deliberately_bad_scorecard(demo: Path, tmp_pat
     text = out.read_text()
     assert text.startswith("# Weights suggested by `healthscore suggest-weights`")
     card = load_scorecard(out)
-    assert card.version == "1.2.0"
+    assert card.version == "1.3.0"
     before = Engine(bad).backtest(START, END)
     after = Engine(out).backtest(START, END)
     assert before.auc is not None and after.auc is not None

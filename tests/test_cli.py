@@ -115,8 +115,10 @@ def test_score_writes_parquet_and_csv_and_history(project: Path) -> None:
     )
     assert json.loads(pd.read_csv(csv).reasons.iloc[0])[0]["code"]
     with duckdb.connect(str(project / "healthscore.duckdb")) as con:
-        stored = con.execute("SELECT count(*), count(DISTINCT as_of) FROM healthscore_scores")
-        assert stored.fetchone() == (len(scores), 1)
+        stored = con.execute(
+            "SELECT count(*), count(DISTINCT as_of), count(DISTINCT run_id) FROM healthscore_scores"
+        )
+        assert stored.fetchone() == (len(scores), 1, 1)  # --no-save stored nothing
 
 
 def test_score_with_a_bad_scorecard_computes_nothing(project: Path) -> None:
@@ -165,9 +167,12 @@ def test_demo_generates_loads_scores_and_summarizes(tmp_path: Path) -> None:
     assert scores.score.between(0, 100).all()
     assert set(scores.segment) == {"enterprise", "self_serve"} or len(scores) < 20
     with duckdb.connect(str(tmp_path / "healthscore.duckdb")) as con:
-        stored = con.execute("SELECT count(*) FROM healthscore_scores").fetchone()
+        runs = con.execute("SELECT count(*), max(as_of) FROM healthscore_runs").fetchone()
+        latest = con.execute(
+            "SELECT count(*) FROM healthscore_scores WHERE as_of = ?", [runs[1]]
+        ).fetchone()
         order = con.execute("SELECT account_id, ts FROM events").fetchall()
-    assert stored == (len(scores),)
+    assert runs[0] == 5 and latest == (len(scores),)  # five weekly runs, the last exported
     assert order == sorted(order)  # loaded clustered by account and time
     rescored = runner.invoke(
         app, ["score", "-c", str(tmp_path / "scorecard.yaml"), "--as-of", "2026-07-01", "--no-save"]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -99,7 +100,9 @@ def write_scorecards(folder: Path) -> tuple[Path, Path]:
         raise ValueError(f"{folder / 'scorecard.yaml'}: no top-level 'groups:' or 'outcome:'")
     model = folder / "scorecard-model.yaml"
     model.write_text(text.rstrip("\n") + "\n" + MODEL_SECTION, encoding="utf-8")
-    head = head.replace('name: saas_health\nversion: "1.1.0"', 'name: naive_renewal\nversion: "1"')
+    head = re.sub(
+        r'name: saas_health\nversion: "[^"]*".*', 'name: naive_renewal\nversion: "1"', head
+    )
     naive = folder / "scorecard-naive.yaml"
     naive.write_text(
         head + "\n" + NAIVE_GROUPS + "outcome:" + outcome.rstrip("\n") + "\n" + MODEL_SECTION,

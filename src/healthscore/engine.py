@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from ibis.backends import BaseBackend
 from healthscore.compute import Sources, check_data, connect, metric_frame, score_frame
 from healthscore.spec import Issue, ResolvedScorecard, load_scorecard
 from healthscore.spec._models import window_days
-from healthscore.store import write_scores
+from healthscore.store import RunMode, RunResult, Store, record_run
 
 if TYPE_CHECKING:  # scikit-learn and LightGBM load only when evidence or a model is used
     from healthscore.evaluation import BacktestResult, Comparison, WeightSuggestion
@@ -21,6 +22,10 @@ if TYPE_CHECKING:  # scikit-learn and LightGBM load only when evidence or a mode
     from healthscore.evaluation._training_report import TrainingReport
     from healthscore.model._drift import DriftReport
     from healthscore.model._estimator import ModelKind
+    from healthscore.playbooks import LiftReport
+    from healthscore.spec._diff import LogicChange
+    from healthscore.store._explain import Explanation
+    from healthscore.store._playbook_run import PlaybookRun
 
 DateLike = dt.date | dt.datetime | str
 
@@ -52,6 +57,7 @@ class Engine:
         self,
         scorecard: str | Path | ResolvedScorecard,
         warehouse: str | BaseBackend | None = None,
+        store: str | Path | Store | None = None,
     ) -> None:
         self.scorecard = (
             scorecard if isinstance(scorecard, ResolvedScorecard) else load_scorecard(scorecard)
@@ -61,6 +67,27 @@ class Engine:
         else:
             self.con = connect(warehouse or self.scorecard.warehouse, self.scorecard.base_dir)
         self.sources = Sources(self.scorecard, self.con)
+        self._store = store if isinstance(store, Store) else None
+        self._store_target = None if isinstance(store, Store) else store
+
+    @property
+    def store(self) -> Store:
+        """Score history, overrides and actions: the given store, else the DuckDB
+        warehouse itself, else a DuckDB file beside the scorecard."""
+        if self._store is None:
+            if self._store_target is not None:
+                self._store = Store.open(self._store_target)
+            elif self.con.name == "duckdb":
+                self._store = Store.open(self.con.con)
+            else:
+                self._store = Store.open(self.scorecard.base_dir / "healthscore-store.duckdb")
+        return self._store
+
+    def close(self) -> None:
+        """Release the store connection the engine opened (the warehouse is the caller's)."""
+        if self._store is not None and self._store_target is not None:
+            self._store.close()
+            self._store = None
 
     def check(self) -> list[Issue]:
         """Problems between the scorecard and the data it names (empty when all is well)."""
@@ -85,12 +112,15 @@ class Engine:
         accounts: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """The score frame for every account (or `accounts`) as of a date (default: today)."""
-        frame = self.metrics(dt.date.today() if as_of is None else as_of, accounts)
+        return self._scores(self.metrics(dt.date.today() if as_of is None else as_of, accounts))
+
+    def _scores(self, frame: pd.DataFrame, impacts: bool = False) -> pd.DataFrame:
         if not self.scorecard.model_paths:
-            return score_frame(self.scorecard, frame)
+            return score_frame(self.scorecard, frame, with_impacts=impacts)
         from healthscore.model._predict import predict_for
 
-        return score_frame(self.scorecard, frame, predict_for(self.scorecard, frame))
+        models = predict_for(self.scorecard, frame)
+        return score_frame(self.scorecard, frame, models, with_impacts=impacts)
 
     def backtest(
         self,
@@ -206,6 +236,150 @@ class Engine:
             f"{self.scorecard.file}: names no model; add model.path, or pass the folder"
         )
 
-    def save(self, scores: pd.DataFrame) -> int:
-        """Append scores to the warehouse's score history, atomically."""
-        return write_scores(self.con, scores)
+    def run(
+        self,
+        as_of: DateLike | None = None,
+        mode: RunMode = "live",
+        actor: str | None = None,
+    ) -> RunResult:
+        """Score every account and store the result as one run (all rows or none).
+
+        Stored rows carry tier hysteresis, active overrides and the 7/30-day trend;
+        `mode` 'shadow' stores beside the live history without triggering anything,
+        'backfill' re-scores a past date apart from it.
+        """
+        day = dt.date.today() if as_of is None else to_date(as_of)
+
+        def compute(day: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+            frame = self.metrics(day)
+            scores = self._scores(frame, impacts=True)
+            kept = [m.name for m in self.scorecard.metrics if m.name in frame.columns]
+            return scores, frame[kept]
+
+        return record_run(self.store, self.scorecard, compute, day, mode, actor)
+
+    def override(
+        self,
+        account_id: str,
+        *,
+        reason: str,
+        by: str,
+        until: DateLike,
+        score: float | None = None,
+        tier: str | None = None,
+    ) -> str:
+        """Set an account's final score and/or tier until a date; returns the override id.
+
+        Runs apply it (never overwriting it) until it expires or is revoked; the computed
+        score stays stored beside it. Every change is in the audit log.
+        """
+        from healthscore.store import OverrideError
+        from healthscore.store._overrides import add_override
+
+        accounts = self.sources.table("accounts")
+        if accounts.filter(accounts.account_id == account_id).count().execute() == 0:
+            raise OverrideError(f"override: unknown account '{account_id}' (not in accounts)")
+        return add_override(
+            self.store.db,
+            self.scorecard.name,
+            account_id,
+            score=score,
+            tier=tier,
+            reason=reason,
+            author=by,
+            until=to_date(until),
+            tiers=tuple(t.name for t in self.scorecard.tiers),
+            today=dt.date.today(),
+        )
+
+    def revoke_override(self, account_id: str, by: str) -> list[str]:
+        """End the account's active overrides now; returns their ids."""
+        from healthscore.store._overrides import revoke_override
+
+        return revoke_override(self.store.db, self.scorecard.name, account_id, by)
+
+    def audit_log(self, limit: int = 200) -> pd.DataFrame:
+        """Who changed what, newest first."""
+        from healthscore.store._overrides import audit_log
+
+        return audit_log(self.store.db, limit)
+
+    def history(self, account_id: str, mode: RunMode = "live") -> pd.DataFrame:
+        """The account's stored scores over time (this scorecard's name, every version)."""
+        return self.store.history(account_id, self.scorecard.name, mode)
+
+    def explain(self, account_id: str, since: DateLike, mode: RunMode = "live") -> Explanation:
+        """What moved the account's score between its row on `since` (or the last before
+        it) and its latest row, in points per measure."""
+        from healthscore.store import StoreError
+        from healthscore.store._explain import explain_change
+
+        rows = self.history(account_id, mode)
+        if rows.empty:
+            raise StoreError(f"no stored scores for account '{account_id}'; run a score first")
+        day = pd.Timestamp(to_date(since))
+        earlier = rows[rows["as_of"] <= day]
+        if earlier.empty:
+            first = rows["as_of"].min().date()
+            raise StoreError(
+                f"account '{account_id}' has no stored score on or before {day.date()}; "
+                f"its first is on {first}"
+            )
+        return explain_change(earlier.iloc[-1], rows.iloc[-1])
+
+    def diff(
+        self, other: Engine, as_of: DateLike | None = None
+    ) -> tuple[list[LogicChange], pd.DataFrame]:
+        """The logic changes from this scorecard to `other`, and every account's tier under
+        both as of a date (default: today)."""
+        from healthscore.evaluation._compare import tier_changes
+        from healthscore.spec._diff import logic_diff
+
+        day = dt.date.today() if as_of is None else to_date(as_of)
+        moves = tier_changes((self.scorecard, self.sources), (other.scorecard, other.sources), day)
+        return logic_diff(self.scorecard, other.scorecard), moves
+
+    def run_playbooks(
+        self, dry_run: bool = False, sleep: Callable[[float], None] = time.sleep
+    ) -> PlaybookRun:
+        """Compare the latest live run with the one before it and act on what fired:
+        tasks, webhooks, journeys, Slack messages, with cooldowns and control groups.
+
+        With `dry_run` nothing is sent or created; the log says what would have been.
+        """
+        from healthscore.store._playbook_run import run_playbooks
+
+        return run_playbooks(self.store, self.scorecard, dry_run, sleep)
+
+    def playbook_lift(self, horizon: str | int | None = None, min_group: int = 20) -> LiftReport:
+        """Churn and recovery of treated against held-out accounts, per playbook and tier."""
+        from healthscore.playbooks import playbook_lift
+        from healthscore.store._lift_data import assignments, with_outcomes
+
+        days = horizon_days(horizon)
+        if days is None:
+            days = self.scorecard.outcome.horizon_days if self.scorecard.outcome else 30
+        frame = with_outcomes(
+            assignments(self.store, self.scorecard), self.store, self.scorecard, self.sources, days
+        )
+        return playbook_lift(frame, min_group=min_group)
+
+    def actions(self, playbook: str | None = None) -> pd.DataFrame:
+        """The action log of this scorecard's playbooks, oldest first."""
+        from healthscore.store._actions import actions
+
+        return actions(self.store.db, self.scorecard.name, playbook)
+
+    def tasks(
+        self, status: str | None = "open", owner: str | None = None, account_id: str | None = None
+    ) -> pd.DataFrame:
+        """Tasks the playbooks created, earliest due first."""
+        from healthscore.store._actions import tasks
+
+        return tasks(self.store.db, self.scorecard.name, status, owner, account_id)
+
+    def update_task(self, task_id: str, status: str, by: str, note: str | None = None) -> None:
+        """Mark a task done, dismissed or open again (kept in the audit log)."""
+        from healthscore.store._actions import update_task
+
+        update_task(self.store.db, task_id, status, by, note)

@@ -21,6 +21,16 @@ WarehouseOption = Annotated[
     str | None, typer.Option("--warehouse", "-w", help="Ibis URL; default: the scorecard's.")
 ]
 
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        envvar="HEALTHSCORE_STORE",
+        help="Where score history lives: postgresql://... or a DuckDB file; default: the "
+        "DuckDB warehouse itself.",
+    ),
+]
+
 
 def load_card(path: Path) -> ResolvedScorecard:
     """The scorecard in a file; every problem in it listed, then exit 2."""
@@ -32,6 +42,6 @@ def load_card(path: Path) -> ResolvedScorecard:
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def load_engine(path: Path, warehouse: str | None = None) -> Engine:
+def load_engine(path: Path, warehouse: str | None = None, store: str | None = None) -> Engine:
     """The engine for a scorecard file, connected to its warehouse (or `warehouse`)."""
-    return Engine(load_card(path), warehouse)
+    return Engine(load_card(path), warehouse, store)

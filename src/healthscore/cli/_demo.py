@@ -44,6 +44,9 @@ def load_parquet_tables(warehouse: Path, files: dict[str, Path], progress: Progr
             progress.advance(task)
 
 
+HISTORY_WEEKS = 5
+
+
 def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> None:
     config = DemoConfig(n_accounts=accounts, seed=seed)
     directory.mkdir(parents=True, exist_ok=True)
@@ -62,11 +65,16 @@ def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> Non
         load_parquet_tables(directory / "healthscore.duckdb", files, progress)
         engine = Engine(scorecard)
         as_of = config.end + dt.timedelta(days=1)
-        task = progress.add_task(f"scoring as of {as_of}", total=1)
-        scores = engine.score(as_of=as_of)
-        engine.save(scores)
+        # Five weekly runs, so history, trends and "what changed" have something to show.
+        weeks = [as_of - dt.timedelta(days=7 * back) for back in range(HISTORY_WEEKS - 1, -1, -1)]
+        task = progress.add_task(f"scoring {len(weeks)} weekly runs to {as_of}", total=len(weeks))
+        acted = 0
+        for day in weeks:
+            scores = engine.run(day).scores
+            # Playbooks act on each new run against the one before (tasks, journey files).
+            acted += len(engine.run_playbooks().log)
+            progress.advance(task)
         export_scores(scores, directory / "scores.parquet")
-        progress.advance(task)
         # The evidence: a year of monthly dates whose 30-day horizon the data still covers.
         start, end = _backtest_span(config)
         checks = progress.add_task("backtest: 12 monthly dates", total=3)
@@ -79,8 +87,14 @@ def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> Non
         f"\nData: {directory / 'data'}  Warehouse: {directory / 'healthscore.duckdb'}\n"
         f"Scores: {directory / 'scores.parquet'}  Report: {directory / 'report.html'}\n"
         f"Again, any date: healthscore score -c {scorecard} --as-of {as_of}\n"
+        f"One account over time: healthscore history {_lowest(scores)} -c {scorecard}\n"
+        f"Playbooks logged {acted} actions; open tasks: healthscore tasks list -c {scorecard}\n"
         f"Evidence: healthscore backtest -c {scorecard} --start {start} --end {end}"
     )
+
+
+def _lowest(scores: pd.DataFrame) -> str:
+    return str(scores.nsmallest(1, "score")["account_id"].iloc[0])
 
 
 def _backtest_span(config: DemoConfig) -> tuple[dt.date, dt.date]:

@@ -29,6 +29,7 @@ from healthscore.evaluation import BacktestError, BacktestResult, SuggestError
 from healthscore.evaluation._backtest import Progress as StepReport
 from healthscore.model import ArtifactError, FeatureError
 from healthscore.report import write_report
+from healthscore.store import StoreError
 
 BACKTEST_STEPS = 3  # metrics, scores, outcomes
 
@@ -83,6 +84,7 @@ def clear_errors() -> Iterator[None]:
         SourceError,
         ArtifactError,
         FeatureError,
+        StoreError,
     ) as error:
         errors.print(f"error: {error}", style="red", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_INVALID) from None

@@ -13,6 +13,7 @@ import typer
 from healthscore.cli._common import (
     EXIT_INVALID,
     ScorecardOption,
+    StoreOption,
     WarehouseOption,
     console,
     errors,
@@ -21,14 +22,16 @@ from healthscore.cli._common import (
 )
 from healthscore.cli._demo import run_demo
 from healthscore.cli._evidence import register_evidence
+from healthscore.cli._history import register_history
 from healthscore.cli._model import register_model
+from healthscore.cli._playbooks import register_playbooks
 from healthscore.cli._render import render_ingest, render_issues, render_summary
 from healthscore.compute import AssignmentError, SourceError, connect
 from healthscore.compute._ingest import IngestError, ingest_files
 from healthscore.engine import Engine
 from healthscore.model import ArtifactError, FeatureError
 from healthscore.spec import Scorecard
-from healthscore.store import ExportError, export_scores
+from healthscore.store import ExportError, StoreError, export_scores
 
 app = typer.Typer(
     help="Customer health scores as versioned, backtested, explainable code.",
@@ -37,6 +40,8 @@ app = typer.Typer(
 )
 register_evidence(app)
 register_model(app)
+register_history(app)
+register_playbooks(app)
 
 
 @app.command()
@@ -116,20 +121,30 @@ def score(
     as_of: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default: today.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write scores to .parquet or .csv.")] = None,
     warehouse: WarehouseOption = None,
-    save: Annotated[bool, typer.Option(help="Append to the warehouse's score history.")] = True,
+    save: Annotated[
+        bool, typer.Option(help="Store the scores as one run in the score history.")
+    ] = True,
+    shadow: Annotated[
+        bool, typer.Option(help="Store beside the live history; playbooks ignore it.")
+    ] = False,
     sort: Annotated[
         str, typer.Option(help="Order of the output: score (lowest first) or revenue_at_risk.")
     ] = "score",
+    store: StoreOption = None,
 ) -> None:
     """Score every account as of a date."""
     if sort not in {"score", "revenue_at_risk"}:
         raise typer.BadParameter(f"score or revenue_at_risk. Got '{sort}'.", param_hint="--sort")
-    engine = load_engine(scorecard, warehouse)
+    engine = load_engine(scorecard, warehouse, store)
     day = _parse_date(as_of) if as_of else dt.date.today()
     try:
         with console.status(f"Scoring as of {day}..."):
-            scores = engine.score(as_of=day)
-    except (AssignmentError, SourceError, ArtifactError, FeatureError) as error:
+            if save:
+                run = engine.run(day, mode="shadow" if shadow else "live")
+                scores = run.scores
+            else:
+                scores = engine.score(as_of=day)
+    except (AssignmentError, SourceError, ArtifactError, FeatureError, StoreError) as error:
         errors.print(str(error), style="red", markup=False)
         raise typer.Exit(EXIT_INVALID) from None
     by_risk = sort == "revenue_at_risk"
@@ -144,7 +159,7 @@ def score(
         "revenue_at_risk" if by_risk else "score", ascending=not by_risk, kind="stable"
     ).reset_index(drop=True)
     if save:
-        engine.save(scores)
+        console.print(f"Stored as run {run.run_id} ({run.mode}).")
     if out is not None:
         try:
             export_scores(scores, out)

@@ -272,10 +272,11 @@ def metric_table(
         - set(metrics)
     )
     extra = [c for c in result.columns if c.startswith("_") and c not in metrics]
-    # Account columns the model learns from (or must be checked for bias on), as they are.
+    # Account columns the model learns from (or must be checked for bias on), as they are;
+    # and the owner, whom tasks and work queues are for.
     carried = [
         name
-        for name in dict.fromkeys(model_columns(scorecard))
+        for name in dict.fromkeys([*model_columns(scorecard), *CARRIED_FIELDS])
         if name in result.columns and name not in (*metrics, *fields, *KEYS)
     ]
     return result.select(
@@ -284,6 +285,9 @@ def metric_table(
         *carried,
         *extra,
     )
+
+
+CARRIED_FIELDS = ("owner",)
 
 
 def model_columns(scorecard: ResolvedScorecard) -> list[str]:

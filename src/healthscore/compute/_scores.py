@@ -83,6 +83,7 @@ def score_frame(
     frame: pd.DataFrame,
     models: Mapping[Path, ModelOutput] | None = None,
     reasons: bool = True,
+    with_impacts: bool = False,
 ) -> pd.DataFrame:
     """Scores, tiers, confidence, reasons and sub-scores for every row of a metric frame.
 
@@ -90,7 +91,9 @@ def score_frame(
     (score = 100 x (1 - churn probability / zero_score_at), reasons from its
     contributions); without
     `models` every variant is scored by its groups (the rules). With `reasons` false the
-    reasons column holds empty lists (backtests need scores, not texts).
+    reasons column holds empty lists (backtests need scores, not texts). With `with_impacts`,
+    `impact.<measure>` columns hold the points each measure moved the score from 50
+    (rules-scored rows only), which is what lets history say what changed.
     """
     frame = frame.reset_index(drop=True)
     rows = len(frame)
@@ -151,6 +154,9 @@ def score_frame(
             columns.setdefault(f"measure.{code}", np.full(rows, np.nan))[mask] = values
         for name, values in result.groups.items():
             columns.setdefault(f"group.{name}", np.full(rows, np.nan))[mask] = values
+        if with_impacts:
+            for code, values in result.impacts.items():
+                columns.setdefault(f"impact.{code}", np.full(rows, np.nan))[mask] = values
         if reasons:
             sources = [reason_source(scorecard, m, frame, mask) for m in variant.measures]
             impacts = np.column_stack([result.impacts[m.code] for m in variant.measures])
@@ -186,6 +192,8 @@ def score_frame(
         {name: np.round(values, 2) for name, values in sorted(columns.items())}
     )
     out["churn_probability"] = np.round(churn_probability, 6)
+    if "owner" in frame.columns:
+        out["owner"] = frame["owner"].astype(object).where(frame["owner"].notna(), None)
     if scorecard.value is not None:
         add_value(out, frame[scorecard.value].to_numpy(dtype=np.float64), churn_probability)
     return pd.concat([out, sub_scores], axis=1)

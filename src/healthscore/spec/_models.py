@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from healthscore.spec._outcomes import Outcome
+from healthscore.spec._playbooks import Hysteresis, Playbook
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
 WINDOW_PATTERN = re.compile(r"^(\d+)\s*(d|w)$")
@@ -356,6 +357,13 @@ class Scorecard(_Spec):
         default=None,
         description="A metric or account column worth keeping, e.g. 'arr' or an expected-spend "
         "metric; with a model, revenue_at_risk = churn probability x value.",
+    )
+    hysteresis: Hysteresis | None = Field(
+        default=None, description="Damping of upward tier changes; default: none."
+    )
+    playbooks: dict[Identifier, Playbook] = Field(
+        default_factory=dict,
+        description="Rules that act on score changes: a trigger, conditions, actions.",
     )
 
     @field_validator("version", mode="before")

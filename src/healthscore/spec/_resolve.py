@@ -25,6 +25,7 @@ from healthscore.spec._model_section import (
     resolve_outcome_section,
     variant_model,
 )
+from healthscore.spec._playbook_section import resolve_hysteresis, resolve_playbooks
 from healthscore.spec._resolved import (
     AggregateSpec,
     BandsNormalizer,
@@ -336,6 +337,8 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
     gates = resolver.gates()
     population = parse_or_report(card.population, ("population",), resolver.report)
     outcome = resolve_outcome_section(card, resolver.report)
+    playbooks = resolve_playbooks(card, segments, stages, variants.values(), resolver.report)
+    hysteresis = resolve_hysteresis(card, resolver.report)
     metrics = order_metrics(resolver.metrics, resolver.report)
     raise_if_errors(resolver.issues)
     return ResolvedScorecard(
@@ -357,6 +360,8 @@ def resolve(card: m.Scorecard, source: SourceText) -> ResolvedScorecard:
         outcome=outcome,
         model=model,
         value=card.value,
+        playbooks=playbooks,
+        hysteresis=hysteresis,
         lines=dict(source.lines),
         file=source.path,
     )

@@ -15,6 +15,7 @@ from typing import TypeAlias
 from healthscore.spec._expr import Expr
 from healthscore.spec._models import AggregateKind, Source
 from healthscore.spec._outcomes import OutcomeSpec
+from healthscore.spec._playbook_types import HysteresisSpec, PlaybookSpec
 
 
 class MissingPolicy(enum.StrEnum):
@@ -225,6 +226,8 @@ class ResolvedScorecard:
     outcome: OutcomeSpec | None = None
     model: ModelSpec | None = None
     value: str | None = None
+    playbooks: tuple[PlaybookSpec, ...] = ()
+    hysteresis: HysteresisSpec = field(default_factory=HysteresisSpec)
     lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
     file: str = "<scorecard>"  # as the user named it, for messages
 

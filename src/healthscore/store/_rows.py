@@ -1,0 +1,89 @@
+"""Score frames <-> stored rows: fixed columns, with the variable parts as JSON text.
+
+Sub-scores and metric values differ between scorecard versions, so they travel as one
+JSON object per row; reading them back restores the `measure.*`/`group.*` columns of the
+score frame and one column per stored metric.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+
+import pandas as pd
+
+from healthscore.store._schema import SCORE_COLUMNS
+
+SUB_SCORE_PREFIXES = ("measure.", "group.", "impact.")
+_OPTIONAL = ("owner", "churn_probability", "value", "revenue_at_risk", "value_tier")
+
+
+def _json_lines(frame: pd.DataFrame) -> list[str | None]:
+    if frame.shape[1] == 0:
+        return [None] * len(frame)
+    # pandas writes every row's JSON in C; NaN becomes null.
+    text = frame.reset_index(drop=True).to_json(orient="records", lines=True, double_precision=6)
+    lines: list[str | None] = list(text.splitlines()) if text else []
+    return lines
+
+
+def encode(scores: pd.DataFrame, metrics: pd.DataFrame | None, run_id: str) -> pd.DataFrame:
+    """The stored form of finalized scores (`metrics`: values to keep, aligned by row)."""
+    out = pd.DataFrame(index=scores.index)
+    out["run_id"] = run_id
+    for name in SCORE_COLUMNS:
+        if name in scores.columns:
+            out[name] = scores[name]
+        elif name in _OPTIONAL:
+            out[name] = None
+    out["account_id"] = out["account_id"].astype(str)
+    out["as_of"] = pd.to_datetime(pd.Series(scores["as_of"]).astype("datetime64[us]")).dt.date
+    out["reasons"] = [json.dumps(list(items)) for items in scores["reasons"]]
+    out["gates"] = [
+        json.dumps(
+            [r["code"].removeprefix("gate.") for r in items if r["code"].startswith("gate.")]
+        )
+        for items in scores["reasons"]
+    ]
+    subs = [c for c in scores.columns if c.startswith(SUB_SCORE_PREFIXES)]
+    out["subscores"] = _json_lines(scores[subs])
+    out["metrics"] = _json_lines(metrics if metrics is not None else scores[[]])
+    for name in ("score", "computed_score", "confidence", "trend_7d", "trend_30d"):
+        out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
+    for name in ("churn_probability", "value", "revenue_at_risk"):
+        out[name] = pd.to_numeric(out[name], errors="coerce").astype(float)
+    for name in ("owner", "value_tier", "direction", "override_id"):
+        out[name] = out[name].astype(object).where(out[name].notna(), None)
+    return out.loc[:, list(SCORE_COLUMNS)].reset_index(drop=True)
+
+
+def _expand(texts: pd.Series, skip: Sequence[str]) -> pd.DataFrame:
+    present = texts.notna()
+    if not present.any():
+        return pd.DataFrame(index=texts.index)
+    lines = "\n".join(texts[present].astype(str))
+    expanded = pd.read_json(io.StringIO(lines), lines=True, dtype=False)
+    expanded.index = texts.index[present]
+    expanded = expanded.drop(columns=[c for c in expanded.columns if c in skip])
+    numbers: pd.DataFrame = expanded.reindex(texts.index).apply(pd.to_numeric, errors="coerce")
+    return numbers
+
+
+def decode(rows: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows -> a score frame (reasons and gates as lists; sub-scores and metrics as
+    columns). An empty input keeps the fixed columns."""
+    frame = rows.reset_index(drop=True).copy()
+    if frame.empty:
+        return frame.drop(columns=["subscores", "metrics"], errors="ignore")
+    frame["reasons"] = [json.loads(text) if text else [] for text in frame["reasons"]]
+    frame["gates"] = [json.loads(text) if text else [] for text in frame["gates"]]
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
+    for name in ("score", "computed_score", "confidence", "churn_probability", "value"):
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    for name in ("revenue_at_risk", "trend_7d", "trend_30d"):
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    subs = _expand(frame["subscores"], ())
+    metrics = _expand(frame["metrics"], [*frame.columns, *subs.columns])
+    frame = frame.drop(columns=["subscores", "metrics"])
+    return pd.concat([frame, subs, metrics], axis=1)

@@ -1,0 +1,126 @@
+"""The store: score history in runs, overrides and audit, on DuckDB or PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from healthscore.store._database import Database, open_database
+from healthscore.store._rows import decode
+from healthscore.store._runs import RunMode
+from healthscore.store._schema import OVERRIDES, RUNS, SCORES, ensure_schema
+
+_RECENT_COLUMNS = "s.account_id, s.as_of, s.score, s.tier, s.computed_tier"
+# Every row an override affects shows its reason, author and expiry.
+_WITH_OVERRIDE = (
+    "o.reason AS override_reason, o.author AS override_by, o.until AS override_until "
+    f"FROM {SCORES} s LEFT JOIN {OVERRIDES} o ON o.override_id = s.override_id"
+)
+
+
+class Store:
+    """Reads and writes of the score history; see `_runs` for how a run is written."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        ensure_schema(db)
+
+    @classmethod
+    def open(cls, target: str | Path | duckdb.DuckDBPyConnection) -> Store:
+        return cls(open_database(target))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ------------------------------------------------------------ runs
+
+    def runs(self, scorecard_name: str | None = None, limit: int = 50) -> pd.DataFrame:
+        """Runs, newest first."""
+        where, params = _by_name(scorecard_name)
+        return self.db.query(
+            f"SELECT * FROM {RUNS} {where} ORDER BY started_at DESC LIMIT {int(limit)}", params
+        )
+
+    def versions(self) -> pd.DataFrame:
+        """Each scorecard version seen in a finished run, with when and how often."""
+        return self.db.query(
+            f"SELECT scorecard_name, scorecard_version, scorecard_hash, "
+            "MIN(as_of) AS first_as_of, MAX(as_of) AS last_as_of, COUNT(*) AS runs, "
+            "SUM(CASE WHEN mode = 'live' THEN 1 ELSE 0 END) AS live_runs, "
+            "SUM(CASE WHEN mode = 'shadow' THEN 1 ELSE 0 END) AS shadow_runs, "
+            "SUM(CASE WHEN mode = 'backfill' THEN 1 ELSE 0 END) AS backfill_runs, "
+            "MAX(finished_at) AS last_run_at "
+            f"FROM {RUNS} WHERE status = 'done' "
+            "GROUP BY scorecard_name, scorecard_version, scorecard_hash "
+            "ORDER BY scorecard_name, MIN(started_at)"
+        )
+
+    def latest_run(
+        self, scorecard_name: str, mode: RunMode = "live", before: str | None = None
+    ) -> str | None:
+        """The newest finished run (by as-of date, then finish time), optionally older than
+        the run `before`."""
+        runs = self.db.query(
+            f"SELECT run_id, as_of, finished_at FROM {RUNS} WHERE scorecard_name = ? "
+            "AND mode = ? AND status = 'done' ORDER BY as_of DESC, finished_at DESC",
+            (scorecard_name, mode),
+        )
+        if before is not None:
+            ids = list(runs["run_id"])
+            if before not in ids:
+                return None
+            runs = runs.iloc[ids.index(before) + 1 :]
+        return None if runs.empty else str(runs["run_id"].iloc[0])
+
+    def scores(self, run_id: str) -> pd.DataFrame:
+        """Every row of one run, decoded."""
+        rows = self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE s.run_id = ?", (run_id,))
+        return decode(rows)
+
+    def current(self, scorecard_name: str, mode: RunMode = "live") -> pd.DataFrame:
+        """The rows of the latest finished run (empty when there is none)."""
+        run_id = self.latest_run(scorecard_name, mode)
+        if run_id is None:
+            return decode(self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE 1 = 0"))
+        return self.scores(run_id)
+
+    def recent(
+        self, scorecard_name: str, before: dt.date, days: int, mode: RunMode = "live"
+    ) -> pd.DataFrame:
+        """Rows of finished runs with as_of in [before - days, before), oldest first."""
+        return self.db.query(
+            f"SELECT {_RECENT_COLUMNS} FROM {SCORES} s JOIN {RUNS} r ON r.run_id = s.run_id "
+            "WHERE r.scorecard_name = ? AND r.mode = ? AND r.status = 'done' "
+            "AND s.as_of >= ? AND s.as_of < ? ORDER BY s.as_of, r.finished_at",
+            (scorecard_name, mode, before - dt.timedelta(days=days), before),
+        )
+
+    def history(
+        self, account_id: str, scorecard_name: str | None = None, mode: RunMode = "live"
+    ) -> pd.DataFrame:
+        """One account's stored rows over time, oldest first, with run ids and modes."""
+        where = "AND r.scorecard_name = ?" if scorecard_name else ""
+        params: tuple[str, ...] = (account_id, mode, *((scorecard_name,) if scorecard_name else ()))
+        rows = self.db.query(
+            f"SELECT s.*, r.mode, r.finished_at, {_WITH_OVERRIDE} "
+            f"JOIN {RUNS} r ON r.run_id = s.run_id "
+            f"WHERE s.account_id = ? AND r.mode = ? AND r.status = 'done' {where} "
+            "ORDER BY s.as_of, r.finished_at",
+            params,
+        )
+        return decode(rows)
+
+    def known_account(self, scorecard_name: str, account_id: str) -> bool:
+        """Whether any finished run of the scorecard scored the account."""
+        found = self.db.query(
+            f"SELECT 1 AS hit FROM {SCORES} WHERE scorecard_name = ? AND account_id = ? LIMIT 1",
+            (scorecard_name, account_id),
+        )
+        return not found.empty
+
+
+def _by_name(name: str | None) -> tuple[str, tuple[str, ...]]:
+    return ("WHERE scorecard_name = ?", (name,)) if name else ("", ())
