@@ -186,3 +186,28 @@ def test_an_old_score_table_is_kept_aside(tmp_path: Path) -> None:
     assert {"healthscore_scores", "healthscore_scores_before_runs"} <= store.db.tables()
     assert store.runs().empty
     store.close()
+
+
+def test_rescoring_a_few_accounts_lays_them_over_the_full_run(engine: Engine) -> None:
+    full = engine.run(as_of=AS_OF)
+    accounts = sorted(full.scores["account_id"])[:2]
+    # Same data, same date: ranked against the stored population (log_z measures), the
+    # rescored rows must come out exactly as in the full run.
+    again = engine.rescore(accounts, as_of=AS_OF)
+    assert sorted(again.scores["account_id"]) == accounts
+    before = full.scores.set_index("account_id").loc[accounts]
+    after = again.scores.set_index("account_id").loc[accounts]
+    pd.testing.assert_series_equal(after["computed_score"], before["computed_score"])
+    current = engine.store.current("saas_health")
+    assert len(current) == len(full.scores) and current["account_id"].is_unique
+    by_run = current.set_index("account_id")["run_id"]
+    assert set(by_run[accounts]) == {again.run_id}
+    assert set(by_run.drop(index=accounts)) == {full.run_id}
+    # As it was before the rescoring: the full run alone.
+    earlier = engine.store.current("saas_health", before=again.run_id)
+    assert set(earlier["run_id"]) == {full.run_id}
+    # Rescoring is its own lane: it may run while a full run holds the live lock.
+    card = engine.scorecard
+    ticket = begin_run(engine.store.db, card.name, card.version, card.hash, AS_OF, "live")
+    engine.rescore(accounts[:1], as_of=AS_OF)
+    fail_run(engine.store.db, ticket, RuntimeError("stopped by the test"))

@@ -14,7 +14,9 @@ from ibis.backends import BaseBackend
 from healthscore.compute import Sources, check_data, connect, metric_frame, score_frame
 from healthscore.spec import Issue, ResolvedScorecard, load_scorecard
 from healthscore.spec._models import window_days
-from healthscore.store import RunMode, RunResult, Store, record_run
+from healthscore.spec._resolved import LogZNormalizer, PercentileNormalizer
+from healthscore.store import RunMode, RunResult, Store, StoreError, record_run
+from healthscore.store._record import Compute
 
 if TYPE_CHECKING:  # scikit-learn and LightGBM load only when evidence or a model is used
     from healthscore.evaluation import BacktestResult, Comparison, WeightSuggestion
@@ -68,6 +70,7 @@ class Engine:
             self.con = connect(warehouse or self.scorecard.warehouse, self.scorecard.base_dir)
         self.sources = Sources(self.scorecard, self.con)
         self._store = store if isinstance(store, Store) else None
+        self._population_cache: tuple[str, pd.DataFrame] | None = None
         self._store_target = None if isinstance(store, Store) else store
 
     @property
@@ -114,13 +117,17 @@ class Engine:
         """The score frame for every account (or `accounts`) as of a date (default: today)."""
         return self._scores(self.metrics(dt.date.today() if as_of is None else as_of, accounts))
 
-    def _scores(self, frame: pd.DataFrame, impacts: bool = False) -> pd.DataFrame:
-        if not self.scorecard.model_paths:
-            return score_frame(self.scorecard, frame, with_impacts=impacts)
-        from healthscore.model._predict import predict_for
+    def _scores(
+        self, frame: pd.DataFrame, impacts: bool = False, population: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        models = None
+        if self.scorecard.model_paths:
+            from healthscore.model._predict import predict_for
 
-        models = predict_for(self.scorecard, frame)
-        return score_frame(self.scorecard, frame, models, with_impacts=impacts)
+            models = predict_for(self.scorecard, frame)
+        return score_frame(
+            self.scorecard, frame, models, with_impacts=impacts, reference=population
+        )
 
     def backtest(
         self,
@@ -249,14 +256,49 @@ class Engine:
         'backfill' re-scores a past date apart from it.
         """
         day = dt.date.today() if as_of is None else to_date(as_of)
+        return record_run(self.store, self.scorecard, self._stored(), day, mode, actor)
+
+    def _stored(
+        self, accounts: Sequence[str] | None = None, population: pd.DataFrame | None = None
+    ) -> Compute:
+        """What a run stores for a date: scores with impacts, and the metric values."""
 
         def compute(day: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
-            frame = self.metrics(day)
-            scores = self._scores(frame, impacts=True)
+            frame = self.metrics(day, accounts)
+            scores = self._scores(frame, impacts=True, population=population)
             kept = [m.name for m in self.scorecard.metrics if m.name in frame.columns]
             return scores, frame[kept]
 
-        return record_run(self.store, self.scorecard, compute, day, mode, actor)
+        return compute
+
+    def rescore(
+        self, accounts: Sequence[str], as_of: DateLike | None = None, actor: str | None = None
+    ) -> RunResult:
+        """Rescore a few accounts (after their events arrived) and store them as a live run
+        laid over the last full one. The default as-of date is tomorrow: everything
+        stamped up to now counts."""
+        day = dt.date.today() + dt.timedelta(days=1) if as_of is None else to_date(as_of)
+        compute = self._stored(sorted(set(accounts)), self._population())
+        return record_run(self.store, self.scorecard, compute, day, "live", actor, "accounts")
+
+    def _population(self) -> pd.DataFrame | None:
+        """The last full live run's segments and metric values: what percentile and log_z
+        measures rank a few rescored accounts against (kept until a new full run)."""
+        if not any(
+            isinstance(m.normalizer, PercentileNormalizer | LogZNormalizer)
+            for m in self.scorecard.measures
+        ):
+            return None
+        run_id = self.store.latest_run(self.scorecard.name, scope="all")
+        if run_id is None:
+            raise StoreError(
+                f"{self.scorecard.file}: percentile and log_z measures rank accounts against "
+                "a full run; run `healthscore score` once before rescoring single accounts"
+            )
+        if self._population_cache is None or self._population_cache[0] != run_id:
+            rows = self.store.scores(run_id)
+            self._population_cache = (run_id, rows)
+        return self._population_cache[1]
 
     def override(
         self,

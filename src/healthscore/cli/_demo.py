@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -62,6 +63,10 @@ def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> Non
             progress.update(tasks[step], completed=done, total=total)
 
         files = write_demo(directory / "data", config, progress=report)
+        # A demo starts from nothing: an earlier demo's runs and actions would mix in.
+        for stale in ("healthscore.duckdb", "healthscore.duckdb.wal"):
+            (directory / stale).unlink(missing_ok=True)
+        shutil.rmtree(directory / "journeys", ignore_errors=True)
         load_parquet_tables(directory / "healthscore.duckdb", files, progress)
         engine = Engine(scorecard)
         as_of = config.end + dt.timedelta(days=1)

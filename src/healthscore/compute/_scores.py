@@ -84,6 +84,7 @@ def score_frame(
     models: Mapping[Path, ModelOutput] | None = None,
     reasons: bool = True,
     with_impacts: bool = False,
+    reference: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Scores, tiers, confidence, reasons and sub-scores for every row of a metric frame.
 
@@ -93,7 +94,9 @@ def score_frame(
     `models` every variant is scored by its groups (the rules). With `reasons` false the
     reasons column holds empty lists (backtests need scores, not texts). With `with_impacts`,
     `impact.<measure>` columns hold the points each measure moved the score from 50
-    (rules-scored rows only), which is what lets history say what changed.
+    (rules-scored rows only), which is what lets history say what changed. `reference`
+    (segment and metric columns of a full population) is what percentile and log_z
+    measures compare with instead of the rows themselves: rescoring a few accounts.
     """
     frame = frame.reset_index(drop=True)
     rows = len(frame)
@@ -107,6 +110,15 @@ def score_frame(
             for m in scorecard.measures
         }
     }
+    population: dict[bool, tuple[pd.DataFrame, NDArray[np.int64]]] = {}
+    if reference is not None:
+        # One numbering of segments for the rows and the population they are ranked in.
+        joint = pd.factorize(pd.concat([pd.Series(segment), reference["segment"]]))[0]
+        peers = {True: joint[:rows].astype(np.int64), False: np.zeros(rows, np.int64)}
+        population = {
+            True: (reference, joint[rows:].astype(np.int64)),
+            False: (reference, np.zeros(len(reference), np.int64)),
+        }
 
     score = np.full(rows, 50.0)
     confidence = np.zeros(rows)
@@ -145,7 +157,13 @@ def score_frame(
                     measure.normalizer.within_segment
                 )
                 values = frame[measure.metric].to_numpy(dtype=np.float64)
-                normalized[key] = normalize(measure.normalizer, values, peers[within])
+                known = None
+                if population and isinstance(
+                    measure.normalizer, PercentileNormalizer | LogZNormalizer
+                ):
+                    table, codes = population[within]
+                    known = (table[measure.metric].to_numpy(dtype=np.float64), codes)
+                normalized[key] = normalize(measure.normalizer, values, peers[within], known)
             subs[measure.code] = normalized[key][mask]
         result = score_variant(variant, subs, int(mask.sum()))
         score[mask] = result.score

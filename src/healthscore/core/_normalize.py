@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -17,13 +19,27 @@ FloatArray = NDArray[np.float64]
 NEUTRAL = 50.0
 
 
-def normalize(normalizer: Normalizer, values: FloatArray, peers: NDArray[np.int64]) -> FloatArray:
+Reference = tuple[FloatArray, NDArray[np.int64]]
+
+
+def normalize(
+    normalizer: Normalizer,
+    values: FloatArray,
+    peers: NDArray[np.int64],
+    reference: Reference | None = None,
+) -> FloatArray:
     """Sub-scores in [0, 100] for `values`; `peers` numbers the comparison group of each row.
+
+    Percentile and log_z compare each value with its peer group: the other rows, or, with
+    `reference` (values, peer numbers), a stored population (rescoring a few accounts
+    against the last full run).
 
     >>> normalize(LinearNormalizer(bad=0, good=10), np.array([5.0, 20.0]), np.zeros(2, np.int64))
     array([ 50., 100.])
     """
     values = np.asarray(values, dtype=np.float64)
+    if reference is None:
+        reference = (values, peers)
     match normalizer:
         case BandsNormalizer(thresholds=thresholds, scores=scores):
             return _bands(values, thresholds, scores)
@@ -32,11 +48,12 @@ def normalize(normalizer: Normalizer, values: FloatArray, peers: NDArray[np.int6
                 scaled = (values - bad) / (good - bad)
             return np.clip(scaled, 0.0, 1.0) * 100.0
         case PercentileNormalizer(higher_is_better=higher):
-            percentile = _by_peer_group(values, peers, _percentile)
+            percentile = _by_peer_group(values, peers, reference, _percentile)
             return percentile if higher else _flip(percentile)
         case LogZNormalizer(higher_is_better=higher, z_range=z_range):
             logged = np.log1p(np.maximum(values, 0.0))
-            z = _by_peer_group(logged, peers, _zscore)
+            known = (np.log1p(np.maximum(reference[0], 0.0)), reference[1])
+            z = _by_peer_group(logged, peers, known, _zscore)
             z = z if higher else -z
             return np.clip(NEUTRAL + NEUTRAL * z / z_range, 0.0, 100.0)
 
@@ -54,9 +71,9 @@ def _flip(scores: FloatArray) -> FloatArray:
     return 100.0 - scores
 
 
-def _percentile(values: FloatArray) -> FloatArray:
-    """Mid-rank percentile among the present values: ties share one percentile."""
-    present = np.sort(values[~np.isnan(values)])
+def _percentile(values: FloatArray, population: FloatArray) -> FloatArray:
+    """Mid-rank percentile among the present population values: ties share one."""
+    present = np.sort(population[~np.isnan(population)])
     if present.size == 0:
         return np.full_like(values, np.nan)
     below = np.searchsorted(present, values, side="left")
@@ -65,8 +82,8 @@ def _percentile(values: FloatArray) -> FloatArray:
     return np.where(np.isnan(values), np.nan, result)
 
 
-def _zscore(values: FloatArray) -> FloatArray:
-    present = values[~np.isnan(values)]
+def _zscore(values: FloatArray, population: FloatArray) -> FloatArray:
+    present = population[~np.isnan(population)]
     if present.size == 0:
         return np.full_like(values, np.nan)
     spread = float(present.std())
@@ -75,9 +92,15 @@ def _zscore(values: FloatArray) -> FloatArray:
     return (values - float(present.mean())) / spread
 
 
-def _by_peer_group(values: FloatArray, peers: NDArray[np.int64], function: object) -> FloatArray:
+def _by_peer_group(
+    values: FloatArray,
+    peers: NDArray[np.int64],
+    reference: Reference,
+    function: Callable[[FloatArray, FloatArray], FloatArray],
+) -> FloatArray:
+    population, population_peers = reference
     result = np.full_like(values, np.nan)
     for group in np.unique(peers):
         rows = peers == group
-        result[rows] = function(values[rows])  # type: ignore[operator]
+        result[rows] = function(values[rows], population[population_peers == group])
     return result

@@ -1,4 +1,4 @@
-"""Run the playbooks: the latest live run against the one before -> logged actions.
+"""Run the playbooks: the latest live run against the accounts' rows before it -> actions.
 
 Every decision is written to the action log: taken actions (task created, webhook
 delivered or dead-lettered, journey exported), held-out accounts of the control group,
@@ -112,7 +112,8 @@ def run_playbooks(
         raise StoreError(f"no finished live run of '{name}' yet: run `healthscore score` first")
     previous_id = store.latest_run(name, before=run_id)
     current = store.scores(run_id)
-    previous = store.scores(previous_id) if previous_id else None
+    # What each account looked like before this run (a full run and later rescorings).
+    previous = store.current(name, before=run_id) if previous_id else None
     as_of = pd.Timestamp(current["as_of"].iloc[0]).date() if len(current) else None
     result = PlaybookRun(run_id, previous_id, as_of)
     if as_of is None or not scorecard.playbooks:

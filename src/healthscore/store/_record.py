@@ -12,7 +12,7 @@ from healthscore.spec import ResolvedScorecard
 from healthscore.store._finalize import TREND_DAYS, finalize
 from healthscore.store._overrides import active_overrides
 from healthscore.store._rows import encode
-from healthscore.store._runs import RunMode, begin_run, fail_run, finish_run
+from healthscore.store._runs import RunMode, RunScope, begin_run, fail_run, finish_run
 from healthscore.store._store import Store
 
 # Scores of one as-of date, and the metric values worth keeping beside them.
@@ -34,10 +34,15 @@ def record_run(
     as_of: dt.date,
     mode: RunMode = "live",
     actor: str | None = None,
+    scope: RunScope = "all",
 ) -> RunResult:
-    """Score as of a date and store it as one run; on any failure nothing is stored."""
+    """Score as of a date and store it as one run; on any failure nothing is stored.
+
+    With scope 'accounts' the compute scores only some accounts (rescoring after their
+    events); readers lay such runs over the last full one.
+    """
     ticket = begin_run(
-        store.db, scorecard.name, scorecard.version, scorecard.hash, as_of, mode, actor
+        store.db, scorecard.name, scorecard.version, scorecard.hash, as_of, mode, actor, scope
     )
     try:
         scores, metrics = compute(as_of)

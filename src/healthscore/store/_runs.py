@@ -24,6 +24,9 @@ from healthscore.store._schema import RUN_LOCKS, RUNS, SCORES
 
 RunMode = Literal["live", "shadow", "backfill"]
 RUN_MODES: tuple[RunMode, ...] = ("live", "shadow", "backfill")
+# 'all': every account of the population; 'accounts': a few accounts rescored between
+# full runs (after their events arrived), laid over the last full run.
+RunScope = Literal["all", "accounts"]
 
 
 class RunInProgressError(StoreError):
@@ -38,6 +41,12 @@ class RunTicket:
     scorecard_name: str
     mode: RunMode
     as_of: dt.date
+    scope: RunScope = "all"
+
+    @property
+    def lane(self) -> str:
+        """What the lock serializes: full runs of a mode, or rescoring of accounts."""
+        return self.mode if self.scope == "all" else f"{self.mode}:accounts"
 
 
 def utc_now() -> dt.datetime:
@@ -80,20 +89,24 @@ def begin_run(
     as_of: dt.date,
     mode: RunMode,
     actor: str | None = None,
+    scope: RunScope = "all",
 ) -> RunTicket:
     """Record a run as started and take its lock, or raise RunInProgressError."""
     if mode not in RUN_MODES:
         raise StoreError(f"run mode: one of {', '.join(RUN_MODES)}. Got '{mode}'.")
+    run_id = new_id("run")
+    ticket = RunTicket(run_id, name, mode, as_of, scope)
+    lane = ticket.lane
     held = db.query(
         f"SELECT run_id, host, pid, started_at FROM {RUN_LOCKS} "
         "WHERE scorecard_name = ? AND mode = ?",
-        (name, mode),
+        (name, lane),
     )
     if not held.empty:
         lock = held.iloc[0]
         pid = None if pd.isna(lock["pid"]) else int(lock["pid"])
         if not _process_gone(lock["host"], pid):
-            raise _in_progress(name, mode, lock)
+            raise _in_progress(name, lane, lock)
         with db.transaction():
             db.execute(
                 f"UPDATE {RUNS} SET status = 'abandoned', finished_at = ?, "
@@ -101,7 +114,6 @@ def begin_run(
                 (utc_now(), lock["run_id"]),
             )
             db.execute(f"DELETE FROM {RUN_LOCKS} WHERE run_id = ?", (lock["run_id"],))
-    run_id = new_id("run")
     now = utc_now()
     host, pid = socket.gethostname(), os.getpid()
     try:
@@ -109,13 +121,13 @@ def begin_run(
             db.execute(
                 f"INSERT INTO {RUN_LOCKS} (scorecard_name, mode, run_id, host, pid, started_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (name, mode, run_id, host, pid, now),
+                (name, lane, run_id, host, pid, now),
             )
             db.execute(
                 f"INSERT INTO {RUNS} (run_id, scorecard_name, scorecard_version, scorecard_hash, "
-                "as_of, mode, status, started_at, host, pid, actor) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                (run_id, name, version, content_hash, as_of, mode, now, host, pid, actor),
+                "as_of, mode, scope, status, started_at, host, pid, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                (run_id, name, version, content_hash, as_of, mode, scope, now, host, pid, actor),
             )
     except Exception as error:
         if not _unique_violation(error):
@@ -123,14 +135,14 @@ def begin_run(
         again = db.query(
             f"SELECT run_id, host, pid, started_at FROM {RUN_LOCKS} "
             "WHERE scorecard_name = ? AND mode = ?",
-            (name, mode),
+            (name, lane),
         )
         if again.empty:  # the other run finished in between: the caller may simply retry
             raise RunInProgressError(
-                f"another {mode} run of '{name}' was starting at the same moment; try again"
+                f"another {lane} run of '{name}' was starting at the same moment; try again"
             ) from None
-        raise _in_progress(name, mode, again.iloc[0]) from None
-    return RunTicket(run_id, name, mode, as_of)
+        raise _in_progress(name, lane, again.iloc[0]) from None
+    return ticket
 
 
 def _in_progress(name: str, mode: str, lock: pd.Series) -> RunInProgressError:

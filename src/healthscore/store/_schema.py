@@ -17,6 +17,7 @@ TASKS = "healthscore_tasks"
 ACTIONS = "healthscore_actions"
 DELIVERIES = "healthscore_deliveries"
 DEAD_LETTERS = "healthscore_dead_letters"
+API_KEYS = "healthscore_api_keys"
 
 SCORE_COLUMNS = (
     "run_id",
@@ -55,6 +56,7 @@ _TABLES = {
         scorecard_hash TEXT NOT NULL,
         as_of DATE NOT NULL,
         mode TEXT NOT NULL,
+        scope TEXT NOT NULL,
         status TEXT NOT NULL,
         started_at TIMESTAMP NOT NULL,
         finished_at TIMESTAMP,
@@ -160,7 +162,20 @@ _TABLES = {
         body TEXT NOT NULL,
         last_error TEXT,
         failed_at TIMESTAMP NOT NULL""",
+    API_KEYS: """
+        key_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        secret_hash TEXT NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        created_by TEXT,
+        last_used_at TIMESTAMP,
+        revoked_at TIMESTAMP,
+        revoked_by TEXT""",
 }
+
+# Columns added after a table first shipped: (table, column, definition for old rows).
+_ADDED = ((RUNS, "scope", "TEXT DEFAULT 'all'"),)
 
 _INDEXES = (
     f"CREATE INDEX IF NOT EXISTS healthscore_scores_run ON {SCORES} (run_id)",
@@ -180,6 +195,9 @@ def ensure_schema(db: Database) -> None:
             db.execute(f"DROP TABLE {SCORES}")
     for table, columns in _TABLES.items():
         db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    for table, column, definition in _ADDED:
+        if column not in db.columns(table):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
     if db.dialect == "postgresql":
         # DuckDB scans its columns faster than it maintains an index on every insert.
         for statement in _INDEXES:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from healthscore.store._database import Database, open_database
 from healthscore.store._rows import decode
-from healthscore.store._runs import RunMode
+from healthscore.store._runs import RunMode, RunScope
 from healthscore.store._schema import OVERRIDES, RUNS, SCORES, ensure_schema
 
 _RECENT_COLUMNS = "s.account_id, s.as_of, s.score, s.tier, s.computed_tier"
@@ -58,34 +58,58 @@ class Store:
             "ORDER BY scorecard_name, MIN(started_at)"
         )
 
-    def latest_run(
-        self, scorecard_name: str, mode: RunMode = "live", before: str | None = None
-    ) -> str | None:
-        """The newest finished run (by as-of date, then finish time), optionally older than
-        the run `before`."""
+    def _done_runs(self, scorecard_name: str, mode: RunMode) -> pd.DataFrame:
+        """Finished runs, newest last (by as-of date, then finish time)."""
         runs = self.db.query(
-            f"SELECT run_id, as_of, finished_at FROM {RUNS} WHERE scorecard_name = ? "
-            "AND mode = ? AND status = 'done' ORDER BY as_of DESC, finished_at DESC",
+            f"SELECT run_id, as_of, finished_at, scope FROM {RUNS} WHERE scorecard_name = ? "
+            "AND mode = ? AND status = 'done'",
             (scorecard_name, mode),
         )
+        return runs.sort_values(["as_of", "finished_at"], kind="stable").reset_index(drop=True)
+
+    def latest_run(
+        self,
+        scorecard_name: str,
+        mode: RunMode = "live",
+        before: str | None = None,
+        scope: RunScope | None = None,
+    ) -> str | None:
+        """The newest finished run (of `scope`, or any; or the newest older than `before`)."""
+        runs = self._done_runs(scorecard_name, mode)
+        if scope is not None:
+            runs = runs[runs["scope"].fillna("all") == scope]
         if before is not None:
             ids = list(runs["run_id"])
             if before not in ids:
                 return None
-            runs = runs.iloc[ids.index(before) + 1 :]
-        return None if runs.empty else str(runs["run_id"].iloc[0])
+            runs = runs.iloc[: ids.index(before)]
+        return None if runs.empty else str(runs["run_id"].iloc[-1])
 
     def scores(self, run_id: str) -> pd.DataFrame:
         """Every row of one run, decoded."""
         rows = self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE s.run_id = ?", (run_id,))
         return decode(rows)
 
-    def current(self, scorecard_name: str, mode: RunMode = "live") -> pd.DataFrame:
-        """The rows of the latest finished run (empty when there is none)."""
-        run_id = self.latest_run(scorecard_name, mode)
-        if run_id is None:
+    def current(
+        self, scorecard_name: str, mode: RunMode = "live", before: str | None = None
+    ) -> pd.DataFrame:
+        """Each account's newest row: the last full run, with accounts rescored since laid
+        over it (empty when there is no run). With `before`, as it was before that run."""
+        runs = self._done_runs(scorecard_name, mode)
+        if before is not None:
+            ids = list(runs["run_id"])
+            runs = runs.iloc[: ids.index(before)] if before in ids else runs.iloc[0:0]
+        full = runs.index[runs["scope"].fillna("all") == "all"]
+        start = int(full[-1]) if len(full) else 0
+        picked = [str(run) for run in runs["run_id"].iloc[start:]]
+        if not picked:
             return decode(self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE 1 = 0"))
-        return self.scores(run_id)
+        marks = ", ".join("?" * len(picked))
+        rows = self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE s.run_id IN ({marks})", picked)
+        order = {run: i for i, run in enumerate(picked)}
+        rows = rows.assign(_order=rows["run_id"].map(order)).sort_values("_order", kind="stable")
+        newest = rows.drop_duplicates("account_id", keep="last").drop(columns="_order")
+        return decode(newest.sort_values("account_id").reset_index(drop=True))
 
     def recent(
         self, scorecard_name: str, before: dt.date, days: int, mode: RunMode = "live"
