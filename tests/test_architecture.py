@@ -19,6 +19,7 @@ LAYERS = [
     "store",
     "engine",
     "report",
+    "api",
     "cli",
 ]
 FORBIDDEN_IN_CORE = {"ibis", "pandas", "fastapi", "duckdb", "pyspark", "pyarrow"}

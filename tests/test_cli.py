@@ -172,7 +172,7 @@ def test_demo_generates_loads_scores_and_summarizes(tmp_path: Path) -> None:
             "SELECT count(*) FROM healthscore_scores WHERE as_of = ?", [runs[1]]
         ).fetchone()
         order = con.execute("SELECT account_id, ts FROM events").fetchall()
-    assert runs[0] == 5 and latest == (len(scores),)  # five weekly runs, the last exported
+    assert runs[0] == 6 and latest == (len(scores),)  # six weekly runs, the last exported
     assert order == sorted(order)  # loaded clustered by account and time
     rescored = runner.invoke(
         app, ["score", "-c", str(tmp_path / "scorecard.yaml"), "--as-of", "2026-07-01", "--no-save"]

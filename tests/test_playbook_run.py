@@ -194,6 +194,7 @@ def test_dry_run_sends_nothing_and_does_not_count(
     store_scores(engine, DAY + dt.timedelta(days=7), {"a1": 20})
     dry = engine.run_playbooks(dry_run=True)
     assert {e["status"] for e in dry.log} == {"dry_run"}
+    assert {e["detail"] for e in dry.log} == {"would act"}
     assert hook.requests == [] and engine.tasks().empty
     assert not (tmp_path / "journeys").exists()
     real = engine.run_playbooks(sleep=lambda _: None)
@@ -271,4 +272,28 @@ def test_lift_recovers_a_planted_effect(tmp_path: Path) -> None:
     recovery = report.loc[("all", "recovery")]
     assert recovery["low"] <= 0.2 <= recovery["high"]
     assert recovery["verdict"] == "the play helps recovery"
+    engine.close()
+
+
+def test_an_action_left_pending_by_a_crash_is_tried_again(
+    hook: Receiver, tmp_path: Path, store_target: str
+) -> None:
+    engine = engine_for(scorecard_text(hook.url), tmp_path, store_target)
+    store_scores(engine, DAY, {"a1": 80})
+    store_scores(engine, DAY + dt.timedelta(days=7), {"a1": 20})
+    first = engine.run_playbooks(sleep=lambda _: None)
+    [webhook] = [e for e in first.log if e["action_type"] == "webhook"]
+    # As if the process died after logging the action and before recording the answer.
+    engine.store.db.execute(
+        "UPDATE healthscore_actions SET status = 'pending' WHERE action_id = ?",
+        (webhook["action_id"],),
+    )
+    again = engine.run_playbooks(sleep=lambda _: None)
+    [retry] = [e for e in again.log if e["action_type"] == "webhook"]
+    assert retry["status"] == "delivered"
+    assert retry["idempotency_key"] == webhook["idempotency_key"]
+    keys = [r.headers["Idempotency-Key"] for r in hook.on("/hook")]
+    assert keys == [webhook["idempotency_key"]] * 2  # the receiver can drop the repeat
+    log = engine.actions().set_index("action_id")["status"]
+    assert log[webhook["action_id"]] == "retried"
     engine.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import duckdb
 import typer
 from rich.console import Console
 
@@ -44,4 +45,19 @@ def load_card(path: Path) -> ResolvedScorecard:
 
 def load_engine(path: Path, warehouse: str | None = None, store: str | None = None) -> Engine:
     """The engine for a scorecard file, connected to its warehouse (or `warehouse`)."""
-    return Engine(load_card(path), warehouse, store)
+    card = load_card(path)
+    try:
+        return Engine(card, warehouse, store)
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        # DuckDB lets one process write a file; the usual holder is a running service.
+        errors.print(
+            "error: the DuckDB warehouse is in use by another process (a running "
+            "`healthscore serve`?); stop it, or use its REST API. "
+            f"DuckDB says: {error}",
+            style="red",
+            markup=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INVALID) from None

@@ -45,7 +45,7 @@ def load_parquet_tables(warehouse: Path, files: dict[str, Path], progress: Progr
             progress.advance(task)
 
 
-HISTORY_WEEKS = 5
+HISTORY_WEEKS = 6  # 35 days: enough for the 30-day trend of the last run
 
 
 def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> None:
@@ -70,7 +70,7 @@ def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> Non
         load_parquet_tables(directory / "healthscore.duckdb", files, progress)
         engine = Engine(scorecard)
         as_of = config.end + dt.timedelta(days=1)
-        # Five weekly runs, so history, trends and "what changed" have something to show.
+        # Weekly runs, so history, trends and "what changed" have something to show.
         weeks = [as_of - dt.timedelta(days=7 * back) for back in range(HISTORY_WEEKS - 1, -1, -1)]
         task = progress.add_task(f"scoring {len(weeks)} weekly runs to {as_of}", total=len(weeks))
         acted = 0

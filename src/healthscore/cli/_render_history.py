@@ -59,7 +59,8 @@ def render_history(
         previous_version = version
         if isinstance(row["override_id"], str):
             notes.append(
-                f"override by {row['override_by']} until {row['override_until']}: "
+                f"override by {row['override_by']} until "
+                f"{pd.Timestamp(row['override_until']).date()}: "
                 f"{row['override_reason']} (computed {row['computed_score']:.1f})"
             )
         tier = str(row["tier"])

@@ -23,9 +23,11 @@ from healthscore.cli._common import (
 from healthscore.cli._demo import run_demo
 from healthscore.cli._evidence import register_evidence
 from healthscore.cli._history import register_history
+from healthscore.cli._keys import register_keys
 from healthscore.cli._model import register_model
 from healthscore.cli._playbooks import register_playbooks
 from healthscore.cli._render import render_ingest, render_issues, render_summary
+from healthscore.cli._serve import register_serve
 from healthscore.compute import AssignmentError, SourceError, connect
 from healthscore.compute._ingest import IngestError, ingest_files
 from healthscore.engine import Engine
@@ -42,6 +44,8 @@ register_evidence(app)
 register_model(app)
 register_history(app)
 register_playbooks(app)
+register_keys(app)
+register_serve(app)
 
 
 @app.command()
@@ -135,6 +139,8 @@ def score(
     """Score every account as of a date."""
     if sort not in {"score", "revenue_at_risk"}:
         raise typer.BadParameter(f"score or revenue_at_risk. Got '{sort}'.", param_hint="--sort")
+    if shadow and not save:
+        raise typer.BadParameter("a shadow run is stored: drop --no-save", param_hint="--shadow")
     engine = load_engine(scorecard, warehouse, store)
     day = _parse_date(as_of) if as_of else dt.date.today()
     try:

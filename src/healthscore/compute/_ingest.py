@@ -1,35 +1,60 @@
-"""Load CSV or Parquet files into the DuckDB warehouse, checked against the data contract.
+"""Load files (`ingest_files`) or rows that arrive as data (`ingest_rows`) into the warehouse.
 
-Good rows are kept, bad rows go to `healthscore_rejects` with a reason each, rows whose id
-is already stored are skipped (re-ingesting a file never double-counts), and the table is
-rewritten clustered by (account_id, time) so per-account reads are contiguous.
-All of it happens in one transaction: a failure leaves the warehouse as it was.
+Both apply the data contract's checks (`_ingest_checks`): bad rows go to
+`healthscore_rejects` with a reason each, rows whose id is already stored (or repeated in
+the input) are skipped, so re-ingesting never double-counts. Each call is one transaction:
+a failure leaves the warehouse's tables as they were (only the empty bookkeeping tables
+`healthscore_rejects` and `healthscore_ingest_state` may appear).
+
+Files (`healthscore ingest`) then rewrite the table clustered by (account_id, time), so
+per-account reads are contiguous. Rows (the service's events) are appended: rewriting a
+large table per request would cost more than the request; the next file ingest clusters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
+import pandas as pd
+import pyarrow as pa
 
 from healthscore.compute._contract import CONTRACTS
+from healthscore.compute._ingest_checks import (
+    CHECKED,
+    ID_COLUMNS,
+    RAW,
+    REJECTS_TABLE,
+    ROW,
+    IngestError,
+    Status,
+    check,
+    check_table,
+    counts,
+    quote,
+    utc_naive,
+    write,
+    write_transaction,
+)
 
-REJECTS_TABLE = "healthscore_rejects"
-ID_COLUMNS = {
-    "accounts": "account_id",
-    "events": "event_id",
-    "identities": "user_id",
-    "subscriptions": "subscription_id",
-    "orders": "order_id",
-    "invoices": "invoice_id",
-    "tickets": "ticket_id",
-    "surveys": "survey_id",
-    "outcomes": None,
-}
+__all__ = [
+    "ID_COLUMNS",
+    "REJECTS_TABLE",
+    "IngestError",
+    "IngestSummary",
+    "IntakeResult",
+    "RowResult",
+    "Status",
+    "ingest_files",
+    "ingest_rows",
+]
+
+_INPUT = "_hs_input"
 
 
 @dataclass
@@ -46,12 +71,159 @@ class IngestSummary:
         return sum(self.rejected.values())
 
 
-class IngestError(ValueError):
-    """A file cannot be ingested at all (missing file or contract columns)."""
+@dataclass(frozen=True)
+class RowResult:
+    """What became of one input row; `reason` is the rejects table's, None unless rejected."""
+
+    id: str | None
+    status: Status
+    reason: str | None = None
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+@dataclass(frozen=True)
+class IntakeResult:
+    """Per input row (in input order) its result, and the accounts that received rows."""
+
+    table: str
+    statuses: list[RowResult]
+    accounts: list[str]
+
+    @property
+    def counts(self) -> dict[Status, int]:
+        found = dict.fromkeys(Status, 0)
+        for result in self.statuses:
+            found[result.status] += 1
+        return found
+
+    @property
+    def accepted(self) -> int:
+        return self.counts[Status.ACCEPTED]
+
+    @property
+    def duplicates(self) -> int:
+        return self.counts[Status.DUPLICATE]
+
+    @property
+    def rejected(self) -> int:
+        return self.counts[Status.REJECTED]
+
+
+def ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    paths: Sequence[Path],
+    now: dt.datetime | None = None,
+) -> IngestSummary:
+    """Ingest `paths` into the contract table `table`, then cluster it; see the module."""
+    check_table(table)
+    contract = CONTRACTS[table]
+    now = utc_naive(now)
+    for path in paths:
+        if not path.is_file():
+            raise IngestError(f"file '{path}' not found")
+
+    def work(cursor: duckdb.DuckDBPyConnection) -> IngestSummary:
+        summary = IngestSummary(table=table, files=[str(p) for p in paths])
+        for path in paths:
+            # register() makes a view of this cursor only; create_view() would share one.
+            cursor.register(_INPUT, _read(cursor, path))
+            cursor.execute(
+                f"CREATE OR REPLACE TEMP VIEW {RAW} AS "
+                f"SELECT row_number() OVER () AS {ROW}, * FROM {_INPUT}"
+            )
+            columns = check(cursor, table, f"file '{path}'", now)
+            write(cursor, table, columns, str(path), now)
+            found = counts(cursor)
+            for text, count in cursor.execute(
+                f"SELECT _hs_reason, count(*) FROM {CHECKED} WHERE _hs_reason IS NOT NULL "
+                "GROUP BY 1"
+            ).fetchall():
+                summary.rejected[text] = summary.rejected.get(text, 0) + int(count)
+            summary.read += sum(found.values())
+            summary.inserted += found.get(Status.ACCEPTED, 0)
+            summary.duplicates += found.get(Status.DUPLICATE, 0)
+            _drop(cursor)
+        if contract.time is not None and summary.read:
+            cursor.execute(
+                f"CREATE OR REPLACE TABLE {quote(table)} AS SELECT * FROM {quote(table)} "
+                f"ORDER BY {quote(contract.key)}, {quote(contract.time)}"
+            )
+        return summary
+
+    return write_transaction(con, table, work)
+
+
+def ingest_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pd.DataFrame | pa.Table | list[dict[str, object]],
+    now: dt.datetime | None = None,
+    *,
+    source: str = "rows",
+) -> IntakeResult:
+    """Check and append `rows` to the contract table `table`; answer per row.
+
+    JSON-like values arrive as text or numbers, nested objects are stored as JSON text, and
+    timestamps with a zone are stored in UTC. Accepted rows are committed on return. Safe
+    from several threads on one database (each call uses its own cursor); `source` fills
+    the rejects table's `file` column.
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = ingest_rows(con, "accounts", [{"account_id": "a1"}])
+    >>> result = ingest_rows(
+    ...     con,
+    ...     "events",
+    ...     [
+    ...         {"event_id": 1, "account_id": "a1", "ts": "2026-01-01T10:00:00Z", "type": "login"},
+    ...         {"event_id": 2, "account_id": "a1", "ts": "soon", "type": "login"},
+    ...     ],
+    ... )
+    >>> [(r.id, r.status.value, r.reason) for r in result.statuses]
+    [('1', 'accepted', None), ('2', 'rejected', 'unparseable ts')]
+    """
+    check_table(table)
+    now = utc_naive(now)
+    data = _arrow(table, rows)
+    if data.num_rows == 0:
+        return IntakeResult(table=table, statuses=[], accounts=[])
+    data = data.append_column(ROW, pa.array(range(1, data.num_rows + 1), pa.int64()))
+    id_column = ID_COLUMNS[table]
+
+    def work(cursor: duckdb.DuckDBPyConnection) -> IntakeResult:
+        cursor.register(_INPUT, data)
+        relation = cursor.table(_INPUT)
+        flat = (_flat(c, str(t)) for c, t in zip(relation.columns, relation.types, strict=True))
+        cursor.execute(
+            f"CREATE OR REPLACE TEMP VIEW {RAW} AS SELECT {', '.join(flat)} FROM {_INPUT}"
+        )
+        columns = check(cursor, table, "the rows", now)
+        write(cursor, table, columns, source, now)
+        key = f"CAST({quote(id_column)} AS VARCHAR)" if id_column in columns else "NULL"
+        statuses = [
+            RowResult(id=row_id, status=Status(status), reason=reason)
+            for row_id, status, reason in cursor.execute(
+                f"SELECT {key}, _hs_status, _hs_reason FROM {CHECKED} ORDER BY {ROW}"
+            ).fetchall()
+        ]
+        accounts = []
+        if "account_id" in columns:
+            accounts = [
+                str(account)
+                for (account,) in cursor.execute(
+                    f"SELECT DISTINCT CAST(account_id AS VARCHAR) FROM {CHECKED} "
+                    "WHERE _hs_status = 'accepted' ORDER BY 1"
+                ).fetchall()
+            ]
+        _drop(cursor)
+        return IntakeResult(table=table, statuses=statuses, accounts=accounts)
+
+    return write_transaction(con, table, work)
+
+
+def _drop(cursor: duckdb.DuckDBPyConnection) -> None:
+    cursor.execute(f"DROP TABLE {CHECKED}; DROP VIEW {RAW}")
+    cursor.unregister(_INPUT)
 
 
 def _read(cursor: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelation:
@@ -64,163 +236,57 @@ def _read(cursor: duckdb.DuckDBPyConnection, path: Path) -> duckdb.DuckDBPyRelat
     raise IngestError(f"file '{path}' must be .parquet or .csv")
 
 
-def ingest_files(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    paths: Sequence[Path],
-    now: dt.datetime | None = None,
-) -> IngestSummary:
-    """Ingest `paths` into the contract table `table`; see the module docstring."""
-    if table not in CONTRACTS:
-        raise IngestError(f"table must be one of {', '.join(CONTRACTS)}. Got '{table}' instead.")
-    contract = CONTRACTS[table]
-    now = now or dt.datetime.now()
-    summary = IngestSummary(table=table, files=[str(p) for p in paths])
-    for path in paths:
-        if not path.is_file():
-            raise IngestError(f"file '{path}' not found")
-    cursor = con.cursor()
-    cursor.begin()
-    try:
-        for path in paths:
-            _ingest_one(cursor, contract.name, path, now, summary)
-        if contract.time is not None and _exists(cursor, table):
-            cursor.execute(
-                f"CREATE OR REPLACE TABLE {_quote(table)} AS SELECT * FROM {_quote(table)} "
-                f"ORDER BY {_quote(contract.key)}, {_quote(contract.time)}"
-            )
-        cursor.commit()
-    except BaseException:
-        cursor.rollback()
-        raise
-    finally:
-        cursor.close()
-    return summary
+def _flat(column: str, type_: str) -> str:
+    """Nested values (structs, lists, maps) as JSON text, the rest as they are."""
+    name = quote(column)
+    if type_.startswith(("STRUCT", "MAP", "UNION")) or type_.endswith("]"):
+        return f"to_json({name})::VARCHAR AS {name}"
+    return name
 
 
-def _exists(cursor: duckdb.DuckDBPyConnection, table: str) -> bool:
-    found = cursor.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-    ).fetchone()
-    return bool(found and found[0])
-
-
-def _ingest_one(
-    cursor: duckdb.DuckDBPyConnection,
-    table: str,
-    path: Path,
-    now: dt.datetime,
-    summary: IngestSummary,
-) -> None:
-    contract = CONTRACTS[table]
-    staged = _read(cursor, path)
-    staged.create_view("_staged_raw", replace=True)
-    columns = list(staged.columns)
-    missing = [c for c in contract.required if c not in columns]
-    if missing:
-        raise IngestError(
-            f"file '{path}' lacks the contract column(s) {', '.join(missing)}. "
-            f"Columns in file: {', '.join(columns)}"
-        )
-    id_column = ID_COLUMNS.get(table)
-    checks = _row_checks(cursor, table, contract.required, contract.temporal, columns)
-    reason = "CASE " + " ".join(f"WHEN {cond} THEN '{text}'" for cond, text in checks) + " END"
-    typed = ", ".join(_typed(c, contract.temporal, contract.numeric) for c in columns)
-    cursor.execute(
-        f"CREATE OR REPLACE TEMP TABLE _staged AS SELECT row_number() OVER () AS _row, "
-        f"{reason} AS _reason, {typed} FROM _staged_raw",
-        _parameters(checks, now),
+def _arrow(table: str, rows: pd.DataFrame | pa.Table | list[dict[str, object]]) -> pa.Table:
+    if isinstance(rows, pa.Table):
+        return rows
+    if isinstance(rows, pd.DataFrame):
+        frame = rows.copy()
+        for column in [c for c, kind in frame.dtypes.items() if pd.api.types.is_object_dtype(kind)]:
+            frame[column] = [_text(value) for value in frame[column]]
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    if isinstance(rows, list):
+        return _records(table, rows)
+    raise IngestError(
+        "rows must be a pandas DataFrame, a pyarrow Table or a list of dicts. "
+        f"Got {type(rows).__name__} instead."
     )
-    cursor.execute("DROP VIEW _staged_raw")
-    read = _count(cursor, "SELECT count(*) FROM _staged")
-    rejected = 0
-    for text, count in cursor.execute(
-        "SELECT _reason, count(*) FROM _staged WHERE _reason IS NOT NULL GROUP BY 1"
-    ).fetchall():
-        summary.rejected[text] = summary.rejected.get(text, 0) + int(count)
-        rejected += int(count)
-    cursor.execute(
-        f"CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (ingested_at TIMESTAMP, "
-        '"table" VARCHAR, file VARCHAR, "row" BIGINT, reason VARCHAR, data VARCHAR)'
+
+
+def _records(table: str, rows: list[dict[str, object]]) -> pa.Table:
+    """JSON-like records as text columns, like a CSV read as text; a missing key is null."""
+    names: dict[str, None] = {}
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise IngestError(f"row {number} must be a dict. Got {type(row).__name__} instead.")
+        names.update(dict.fromkeys(map(str, row)))
+    if not rows:
+        return pa.table({})
+    # A row lacking a required key is rejected like a blank value, not the whole batch.
+    names.update(dict.fromkeys(CONTRACTS[table].required))
+    return pa.table(
+        {name: pa.array([_text(row.get(name)) for row in rows], pa.string()) for name in names}
     )
-    packed = ", ".join(f"{_quote(c)} := {_quote(c)}" for c in columns)
-    cursor.execute(
-        f"INSERT INTO {REJECTS_TABLE} SELECT ?, ?, ?, _row, _reason, "
-        f"to_json(struct_pack({packed}))::VARCHAR "
-        f"FROM _staged WHERE _reason IS NOT NULL",
-        [now, table, str(path)],
-    )
-    good = "SELECT * EXCLUDE (_row, _reason) FROM _staged WHERE _reason IS NULL"
-    if id_column in columns:
-        # Keep the first row of each id within the file.
-        good = (
-            f"SELECT * EXCLUDE (_row, _reason) FROM _staged WHERE _reason IS NULL "
-            f"QUALIFY row_number() OVER (PARTITION BY {_quote(id_column)} ORDER BY _row) = 1"
-        )
-    if not _exists(cursor, table):
-        cursor.execute(f"CREATE TABLE {_quote(table)} AS {good} LIMIT 0")
-    cursor.execute(f"CREATE OR REPLACE TEMP TABLE _good AS {good}")
-    if id_column in columns:
-        cursor.execute(
-            f"DELETE FROM _good WHERE {_quote(id_column)} IN "
-            f"(SELECT {_quote(id_column)} FROM {_quote(table)})"
-        )
-    target = ", ".join(_quote(c) for c in columns)
-    cursor.execute(f"INSERT INTO {_quote(table)} ({target}) SELECT {target} FROM _good")
-    inserted = _count(cursor, "SELECT count(*) FROM _good")
-    summary.read += read
-    summary.inserted += inserted
-    summary.duplicates += read - rejected - inserted
-    cursor.execute("DROP TABLE _staged; DROP TABLE _good")
 
 
-def _count(cursor: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = cursor.execute(sql).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _typed(column: str, temporal: Sequence[str], numeric: Sequence[str]) -> str:
-    if column in temporal:
-        return f"TRY_CAST({_quote(column)} AS TIMESTAMP) AS {_quote(column)}"
-    if column in numeric:
-        return f"TRY_CAST({_quote(column)} AS DOUBLE) AS {_quote(column)}"
-    return _quote(column)
-
-
-def _row_checks(
-    cursor: duckdb.DuckDBPyConnection,
-    table: str,
-    required: Sequence[str],
-    temporal: Sequence[str],
-    columns: Sequence[str],
-) -> list[tuple[str, str]]:
-    checks = [
-        (f"{_quote(c)} IS NULL OR trim(CAST({_quote(c)} AS VARCHAR)) = ''", f"missing {c}")
-        for c in required
-    ]
-    for c in temporal:
-        if c in columns:
-            checks.append(
-                (
-                    f"{_quote(c)} IS NOT NULL AND TRY_CAST({_quote(c)} AS TIMESTAMP) IS NULL",
-                    f"unparseable {c}",
-                )
-            )
-    time = CONTRACTS[table].time
-    if time is not None and time in columns and table != "accounts":
-        checks.append(
-            (f"TRY_CAST({_quote(time)} AS TIMESTAMP) > ?::TIMESTAMP", f"{time} in the future")
-        )
-    if table != "accounts" and "account_id" in columns and _exists(cursor, "accounts"):
-        checks.append(
-            (
-                "CAST(account_id AS VARCHAR) NOT IN (SELECT CAST(account_id AS VARCHAR) "
-                "FROM accounts)",
-                "unknown account_id",
-            )
-        )
-    return checks
-
-
-def _parameters(checks: list[tuple[str, str]], now: dt.datetime) -> list[Any]:
-    return [now for condition, _ in checks if "?" in condition]
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)

@@ -81,7 +81,9 @@ def _reasons_text(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "[]"
     if isinstance(value, Iterable):
-        return json.dumps([str(item) for item in value], ensure_ascii=False)
+        # Reason objects ({code, text, impact}) stay objects; anything else becomes text.
+        items = [item if isinstance(item, dict) else str(item) for item in value]
+        return json.dumps(items, ensure_ascii=False, default=str)
     return json.dumps([str(value)], ensure_ascii=False)
 
 

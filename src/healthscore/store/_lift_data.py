@@ -36,7 +36,8 @@ def assignments(store: Store, scorecard: ResolvedScorecard) -> pd.DataFrame:
         {
             "playbook": first["playbook"],
             "account_id": first["account_id"].astype(str),
-            "tier": first["tier"],
+            # Categories keep the report's tiers in the scorecard's order, best first.
+            "tier": pd.Categorical(first["tier"], categories=[t.name for t in scorecard.tiers]),
             "group": first["group_name"],
             "triggered_at": pd.to_datetime(first["as_of"]).dt.date,
         }

@@ -128,18 +128,24 @@ def run_playbooks(
     if result.fired.empty:
         return result
     done = actions(store.db, name, statuses=TAKEN)
+    settled_keys = set(done.loc[done["status"] != "pending", "idempotency_key"])
     by_account = current.set_index("account_id")
     playbooks = {p.name: p for p in scorecard.playbooks}
     for record in result.fired.to_dict("records"):
         hit = {str(key): value for key, value in record.items()}
         playbook = playbooks[str(hit["playbook"])]
         row: pd.Series = by_account.loc[str(hit["account_id"])]  # type: ignore[assignment]
-        decision = _decide(playbook, hit, done, run_id, as_of, dry_run)
+        decision = _decide(playbook, hit, done, run_id, as_of)
         if decision == "handled":
             continue
         for index, action in enumerate(playbook.actions):
             entry = _entry(name, playbook, hit, row, run_id, as_of, index, action, decision)
-            if decision != "act":
+            if entry["idempotency_key"] in settled_keys:
+                continue
+            if dry_run:
+                # The decision a real run would take, logged without taking it.
+                entry["status"], entry["detail"] = "dry_run", _WOULD[decision]
+            if dry_run or decision != "act":
                 log_action(store.db, entry)
                 result.log.append(entry)
                 continue
@@ -154,20 +160,32 @@ def _decide(
     done: pd.DataFrame,
     run_id: str,
     as_of: dt.date,
-    dry_run: bool,
 ) -> str:
-    """handled (this trigger was acted on already), skipped_cooldown, held_out, dry_run, act."""
+    """handled (acted on already), skipped_cooldown, held_out or act.
+
+    A 'pending' row (a crash between logging and acting) does not count as handled: the
+    action is tried again, under the same idempotency key.
+    """
     mine = done[(done["playbook"] == playbook.name) & (done["account_id"] == hit["account_id"])]
-    if (mine["run_id"] == run_id).any():
+    settled = mine[mine["status"] != "pending"]
+    this_run = settled["run_id"] == run_id
+    if this_run.sum() >= len(playbook.actions):
         return "handled"
-    if dry_run:
-        return "dry_run"
+    if this_run.any():
+        return "act"  # part of it was done before a crash: finish the rest
     since = as_of - dt.timedelta(days=playbook.cooldown_days)
-    if (pd.to_datetime(mine["as_of"]).dt.date > since).any():
+    if (pd.to_datetime(settled["as_of"]).dt.date > since).any():
         return "skipped_cooldown"
     if control_group(playbook.name, str(hit["account_id"]), playbook.holdout_percent):
         return "held_out"
     return "act"
+
+
+_WOULD = {
+    "skipped_cooldown": "would skip: cooldown",
+    "held_out": "would hold out: control group",
+    "act": "would act",
+}
 
 
 def _entry(
@@ -272,6 +290,12 @@ def _act(
     sleep: Callable[[float], None],
 ) -> None:
     db = store.db
+    # An earlier attempt that crashed half-way is replaced by this one (same key).
+    db.execute(
+        "UPDATE healthscore_actions SET status = 'retried' "
+        "WHERE idempotency_key = ? AND status = 'pending'",
+        (entry["idempotency_key"],),
+    )
     log_action(db, entry)  # pending first: a crash from here on is retried, not lost
     fields = template_fields(hit, row, playbook)
     if isinstance(action, TaskAction):

@@ -20,7 +20,7 @@ _OPTIONAL = ("owner", "churn_probability", "value", "revenue_at_risk", "value_ti
 
 
 def _json_lines(frame: pd.DataFrame) -> list[str | None]:
-    if frame.shape[1] == 0:
+    if frame.shape[1] == 0 or len(frame) == 0:
         return [None] * len(frame)
     # pandas writes every row's JSON in C; NaN becomes null.
     text = frame.reset_index(drop=True).to_json(orient="records", lines=True, double_precision=6)
