@@ -19,6 +19,7 @@ LAYERS = [
     "store",
     "engine",
     "report",
+    "dashboard",
     "api",
     "cli",
 ]

@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 import healthscore
-from healthscore.api import _routes_accounts, _routes_events, _routes_ops
+from healthscore import dashboard
+from healthscore.api import _routes_accounts, _routes_events, _routes_integrations, _routes_ops
 from healthscore.api._service import Service, ServiceSettings
 from healthscore.store import RunInProgressError, StoreError
 
@@ -55,8 +56,9 @@ def create_app(settings: ServiceSettings) -> FastAPI:
     async def refused(_: Request, error: StoreError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
 
-    for module in (_routes_ops, _routes_accounts, _routes_events):
+    for module in (_routes_ops, _routes_accounts, _routes_events, _routes_integrations):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
     return app
 
 
