@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 Dialect = Literal["duckdb", "postgresql"]
 
@@ -101,7 +102,8 @@ class DuckDBDatabase(Database):
     def insert_frame(self, table: str, frame: pd.DataFrame) -> None:
         cursor = self._cursor
         view = f"_healthscore_insert_{threading.get_ident()}"
-        cursor.register(view, frame)
+        # DuckDB reads Arrow several times faster than a pandas frame of text columns.
+        cursor.register(view, pa.Table.from_pandas(frame, preserve_index=False))
         try:
             names = ", ".join(f'"{c}"' for c in frame.columns)
             cursor.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")

@@ -36,7 +36,15 @@ def apply_hysteresis(
     if (rule.margin <= 0 and rule.runs <= 1) or recent.empty:
         return computed
     rank = {tier.name: i for i, tier in enumerate(tiers)}
-    ordered = recent.sort_values(["account_id", "as_of"])
+    ordered = recent.sort_values(["account_id", "as_of"], kind="stable")
+    # An override's tier was a person's call, not the score's: once it ends, hysteresis
+    # starts from the tier the score itself had.
+    overridden = (
+        ordered["override_id"].notna()
+        if "override_id" in ordered
+        else pd.Series(False, index=ordered.index)
+    )
+    ordered = ordered.assign(tier=ordered["tier"].where(~overridden, ordered["computed_tier"]))
     previous = ordered.groupby("account_id")["tier"].last()
     prev_tier = scores["account_id"].map(previous)
     prev_rank = prev_tier.map(rank)

@@ -13,7 +13,7 @@ from healthscore.store._rows import decode
 from healthscore.store._runs import RunMode, RunScope
 from healthscore.store._schema import OVERRIDES, RUNS, SCORES, ensure_schema
 
-_RECENT_COLUMNS = "s.account_id, s.as_of, s.score, s.tier, s.computed_tier"
+_RECENT_COLUMNS = "s.account_id, s.as_of, s.score, s.tier, s.computed_tier, s.override_id"
 # Every row an override affects shows its reason, author and expiry.
 _WITH_OVERRIDE = (
     "o.reason AS override_reason, o.author AS override_by, o.until AS override_until "
