@@ -8,6 +8,7 @@ the median and p99 in seconds. Run it while no server holds the warehouse.
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import sys
@@ -20,12 +21,19 @@ from typing import Any
 
 import numpy as np
 
+import healthscore.compute._metrics as metrics_module
 import healthscore.store._record as record_module
 from healthscore.api._service import _rescore_and_act
 from healthscore.compute._metrics import metric_table
 from healthscore.engine import Engine
 
 Spent = dict[str, list[float]]
+METRICS = "metric engine: Engine.metrics (Ibis -> DuckDB -> pandas)"
+BUILD = "metrics, part: build the Ibis expression"
+COMPILE = "metrics, part: compile to SQL, bind in DuckDB"
+RUN = "metrics, part: run the query, Arrow -> pandas (the rest)"
+WHOLE = "the whole rescore (Engine.rescore + playbooks)"
+GC = "... of which Python's garbage collector, in any step"
 
 # (label, module or object, attribute): wrapped for the profile, restored after it.
 RECORD_STEPS = (
@@ -55,6 +63,8 @@ def wrapped(engine: Engine, spent: Spent) -> Iterator[None]:
     store = engine.store
     for label, name in RECORD_STEPS:
         setattr(record_module, name, _timed(spent, label, originals[name]))
+    build = metrics_module.metric_table
+    setattr(metrics_module, "metric_table", _timed(spent, BUILD, build))  # noqa: B010
     patches: dict[object, dict[str, Callable[..., Any]]] = {
         engine: {
             "_population": engine._population,
@@ -63,13 +73,16 @@ def wrapped(engine: Engine, spent: Spent) -> Iterator[None]:
             "run_playbooks": engine.run_playbooks,
         },
         store: {"recent": store.recent},
+        # Ibis' execute: compile to SQL and bind it (here), then run and convert to pandas.
+        engine.con: {"_to_duckdb_relation": engine.con._to_duckdb_relation},
     }
     labels = {
         "_population": "engine: population for percentiles",
-        "metrics": "metric engine: Engine.metrics (Ibis -> DuckDB -> pandas)",
+        "metrics": METRICS,
         "_scores": "scoring: score_frame (sub-scores, reasons, impacts)",
         "run_playbooks": "playbooks: run_playbooks",
         "recent": "store: recent rows (trend, hysteresis)",
+        "_to_duckdb_relation": COMPILE,
     }
     for target, methods in patches.items():
         for name, method in methods.items():
@@ -77,6 +90,7 @@ def wrapped(engine: Engine, spent: Spent) -> Iterator[None]:
     try:
         yield
     finally:
+        setattr(metrics_module, "metric_table", build)  # noqa: B010
         for _, name in RECORD_STEPS:
             setattr(record_module, name, originals[name])
         for target, methods in patches.items():
@@ -84,26 +98,56 @@ def wrapped(engine: Engine, spent: Spent) -> Iterator[None]:
                 delattr(target, name)
 
 
-def metric_parts(engine: Engine, account: str, spent: Spent) -> None:
-    """Engine.metrics for one account taken apart: build the Ibis expression, compile it
-    to SQL, run that SQL on DuckDB alone, and the whole Ibis execute to pandas."""
+def engine_sql(engine: Engine, account: str, spent: Spent) -> None:
+    """The SQL the metric engine makes for one account, run in DuckDB alone: what the
+    metrics cost without Ibis and pandas, against the hand-written query's time."""
     import datetime as dt
 
     day = dt.date.today() + dt.timedelta(days=1)
-    started = time.perf_counter()
     table = metric_table(engine.scorecard, engine.sources, [day], [account])
-    ordered = table.order_by(["as_of", "account_id"])
-    built = time.perf_counter()
-    sql = str(engine.con.compile(ordered))
-    compiled = time.perf_counter()
+    sql = str(engine.con.compile(table.order_by(["as_of", "account_id"])))
+    started = time.perf_counter()
     engine.con.con.execute(sql).fetchall()
-    ran = time.perf_counter()
-    ordered.to_pandas()
-    done = time.perf_counter()
-    spent["metrics, part: build the Ibis expression"].append(built - started)
-    spent["metrics, part: compile it to SQL"].append(compiled - built)
-    spent["metrics, part: run that SQL in DuckDB alone"].append(ran - compiled)
-    spent["metrics, part: Ibis to_pandas (compile + run + convert)"].append(done - ran)
+    spent["metrics: the engine's SQL run in DuckDB alone"].append(time.perf_counter() - started)
+
+
+def ingest_parts(engine: Engine, accounts: list[str], count: int, spent: Spent) -> None:
+    """POST /v1/events' own work: `ingest_rows` (checks, duplicates, insert, commit) for
+    one event and for 1,000, on the warehouse connection as the route calls it."""
+    import datetime as dt
+
+    from healthscore.compute._ingest import ingest_rows
+
+    raw = engine.con.con
+    found = raw.execute("SELECT max(event_id) FROM events").fetchone()
+    next_id = int(found[0] if found and found[0] is not None else 0) + 1
+    ts = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat()
+    rng = random.Random(count)
+    for size, label in ((1, "ingest: ingest_rows, 1 event"), (1000, "ingest: ingest_rows, 1,000")):
+        for _ in range(count):
+            rows: list[dict[str, object]] = [
+                {"event_id": next_id + i, "account_id": rng.choice(accounts), "ts": ts,
+                 "type": "login", "user_id": "u_bench"}
+                for i in range(size)
+            ]  # fmt: skip
+            next_id += size
+            started = time.perf_counter()
+            ingest_rows(raw, "events", rows, source="profile")
+            spent[label].append(time.perf_counter() - started)
+
+
+class Collector:
+    """Seconds Python's cyclic garbage collector ran (a gc callback), in every step."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
 
 
 def profile(card: Path, count: int, seed: int) -> dict[str, Any]:
@@ -113,23 +157,33 @@ def profile(card: Path, count: int, seed: int) -> dict[str, Any]:
     for account in picked[:2]:  # warm-up: caches, the first reads of the file
         _rescore_and_act(engine, accounts=[account])
     spent: Spent = defaultdict(list)
-    with wrapped(engine, spent):
-        for account in picked[2:]:
-            started = time.perf_counter()
-            _rescore_and_act(engine, accounts=[account])
-            spent["the whole rescore (Engine.rescore + playbooks)"].append(
-                time.perf_counter() - started
-            )
+    collecting = Collector()
+    gc.callbacks.append(collecting)
+    try:
+        with wrapped(engine, spent):
+            for account in picked[2:]:
+                started, before = time.perf_counter(), collecting.seconds
+                _rescore_and_act(engine, accounts=[account])
+                spent[WHOLE].append(time.perf_counter() - started)
+                spent[GC].append(collecting.seconds - before)
+    finally:
+        gc.callbacks.remove(collecting)
     for account in picked[2:]:
-        metric_parts(engine, account, spent)
+        engine_sql(engine, account, spent)
+    ingest_parts(engine, accounts, count, spent)
     engine.close()
+    spent[RUN] = [
+        whole - built - compiled
+        for whole, built, compiled in zip(spent[METRICS], spent[BUILD], spent[COMPILE], strict=True)
+    ]
+    order = [WHOLE, GC, *(label for label in spent if label not in (WHOLE, GC))]
     return {
         label: {
-            "median_s": float(np.median(values)),
-            "p99_s": float(np.percentile(values, 99)),
-            "n": len(values),
+            "median_s": float(np.median(spent[label])),
+            "p99_s": float(np.percentile(spent[label], 99)),
+            "n": len(spent[label]),
         }
-        for label, values in spent.items()
+        for label in order
     }
 
 

@@ -123,7 +123,9 @@ def write_scorecard(directory: Path) -> Path:
     return path
 
 
-def load_warehouse(directory: Path, data: _data.DataSet, shift_days: int, progress: Progress) -> float:
+def load_warehouse(
+    directory: Path, data: _data.DataSet, shift_days: int, progress: Progress
+) -> float:
     """Load the tables into DuckDB ordered by account and time, as `healthscore demo` does,
     every date and time moved `shift_days` later; returns the seconds it took.
 
@@ -166,7 +168,9 @@ def first_run_and_key(card: Path, as_of: dt.date) -> tuple[float, str]:
     started = time.perf_counter()
     cli("score", "-c", str(card), "--as-of", as_of.isoformat())
     seconds = time.perf_counter() - started
-    out = cli("keys", "create", "--role", "admin", "--name", "bench", "--by", "bench", "-c", str(card))
+    out = cli(
+        "keys", "create", "--role", "admin", "--name", "bench", "--by", "bench", "-c", str(card)
+    )
     token = re.search(r"hs_\S+", out)
     if token is None:
         raise SystemExit(f"no key in the output of `healthscore keys create`:\n{out}")

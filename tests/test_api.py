@@ -4,6 +4,7 @@ answers and coalesced rescoring, overrides, tasks, runs, limits."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -224,3 +225,26 @@ def test_rate_limit_per_key(tmp_path: Path) -> None:
         limited = api("GET", "/v1/scorecards")
         assert int(limited.headers["Retry-After"]) >= 1
         assert api("GET", "/v1/scorecards", role="editor").status_code == 200  # its own budget
+
+
+def test_scheduled_full_runs_never_overlap(tmp_path: Path) -> None:
+    card = project(tmp_path)
+    settings = ServiceSettings(scorecard=card, refresh_every_seconds=0.2)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client)
+        deadline = time.monotonic() + 120
+        while True:
+            runs = api("GET", "/v1/runs").json()["items"]
+            scheduled = [r for r in runs if r["actor"] == "schedule" and r["status"] == "done"]
+            if len(scheduled) >= 2:
+                break
+            assert time.monotonic() < deadline, runs
+            time.sleep(0.2)
+        # A tick that comes while a run is going starts nothing: no run was refused or
+        # left half-done, and no two ran at the same time.
+        statuses = {r["status"] for r in runs}
+        assert statuses <= {"done", "running"}
+        spans = sorted(
+            (r["started_at"], r["finished_at"]) for r in runs if r["finished_at"] is not None
+        )
+        assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))

@@ -173,3 +173,26 @@ def test_override_set_applied_revoked_and_audited(project: Path) -> None:
         code=2,
     )
     assert "in the past" in past
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "jsonl"])
+def test_export_for_a_crm(project: Path, kind: str) -> None:
+    import pandas as pd
+
+    out = project / f"crm.{kind}"
+    invoke("export", "-c", str(project / "newer.yaml"), "--format", kind, "--out", str(out))
+    frame = {
+        "csv": pd.read_csv,
+        "parquet": pd.read_parquet,
+        "jsonl": lambda p: pd.read_json(p, lines=True),
+    }[kind](out)
+    assert {"account_id", "health_score", "health_tier", "health_reasons"} <= set(frame.columns)
+    assert frame["account_id"].is_unique and frame["health_score"].is_monotonic_increasing
+    assert set(frame["health_tier"]) <= {"green", "yellow", "red"}
+    assert frame["health_reasons"].astype(str).str.len().gt(0).any()
+
+
+def test_export_refuses_an_unknown_format(project: Path) -> None:
+    invoke(
+        "export", "-c", str(project / "scorecard.yaml"), "--format", "xlsx", "--out", "x", code=2
+    )

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 import healthscore
 from healthscore import dashboard
 from healthscore.api import _routes_accounts, _routes_events, _routes_integrations, _routes_ops
 from healthscore.api._service import Service, ServiceSettings
 from healthscore.store import RunInProgressError, StoreError
+
+
+class Refusal(BaseModel):
+    """A 4xx answer: the reason as text, or pydantic's list of each problem in the request."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# The handlers' own 422s (a batch too big, a value the table cannot hold, an override in
+# the past) carry text; without this the schema promised only pydantic's list.
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"model": Refusal, "description": "The request cannot be processed; `detail` says why"}
+}
 
 
 def create_app(settings: ServiceSettings) -> FastAPI:
@@ -32,6 +47,7 @@ def create_app(settings: ServiceSettings) -> FastAPI:
         version=healthscore.__version__,
         description="Customer health scores: read them, feed events, act on them.",
         lifespan=lifespan,
+        responses=_REFUSED,
     )
 
     @app.middleware("http")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import duckdb
 from fastapi import APIRouter, Depends, HTTPException, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from healthscore.api._auth import actor, require, service_of
 from healthscore.api._service import Service
@@ -35,6 +35,17 @@ class EventBatch(BaseModel):
     events: list[Event] = Field(min_length=1)
 
 
+def _shape(body: Any) -> str:
+    return "batch" if isinstance(body, dict) and "events" in body else "event"
+
+
+# A body with "events" is a batch, whatever else fails in it: without the discriminator a
+# batch of the wrong type fell back to an empty single event (200, "missing account_id").
+EventBody = Annotated[
+    Annotated[EventBatch, Tag("batch")] | Annotated[Event, Tag("event")], Discriminator(_shape)
+]
+
+
 class EventResult(BaseModel):
     event_id: str | None
     status: str  # accepted, duplicate, rejected
@@ -49,7 +60,7 @@ class EventsAnswer(BaseModel):
 
 
 @router.post("/events", response_model=EventsAnswer)
-def post_events(body: Event | EventBatch, key: Editor, service: ServiceDep) -> EventsAnswer:
+def post_events(body: EventBody, key: Editor, service: ServiceDep) -> EventsAnswer:
     """One event or a batch: each accepted, duplicate or rejected with a reason. Accepted
     events are committed before the answer; their accounts are then rescored."""
     events = body.events if isinstance(body, EventBatch) else [body]

@@ -94,7 +94,9 @@ def run_demo(console: Console, directory: Path, accounts: int, seed: int) -> Non
         f"Again, any date: healthscore score -c {scorecard} --as-of {as_of}\n"
         f"One account over time: healthscore history {_lowest(scores)} -c {scorecard}\n"
         f"Playbooks logged {acted} actions; open tasks: healthscore tasks list -c {scorecard}\n"
-        f"Evidence: healthscore backtest -c {scorecard} --start {start} --end {end}"
+        f"Evidence: healthscore backtest -c {scorecard} --start {start} --end {end}\n"
+        f"Serve it (API and dashboard at /ui/): healthscore keys create --role admin "
+        f"--name me -c {scorecard}, then healthscore serve -c {scorecard}"
     )
 
 

@@ -22,6 +22,7 @@ from healthscore.cli._common import (
 )
 from healthscore.cli._demo import run_demo
 from healthscore.cli._evidence import register_evidence
+from healthscore.cli._export import register_export
 from healthscore.cli._history import register_history
 from healthscore.cli._keys import register_keys
 from healthscore.cli._model import register_model
@@ -46,6 +47,7 @@ register_history(app)
 register_playbooks(app)
 register_keys(app)
 register_serve(app)
+register_export(app)
 
 
 @app.command()
