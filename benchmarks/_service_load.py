@@ -6,7 +6,8 @@ it, and its rows are committed with `finished_at`. So for one POST started at t0
 acknowledged (the POST answered), queued (t0 to the run's start: the answer, the
 rescorer's coalescing wait, the engine lock), rescoring (the run), and in total t0 to
 `finished_at`, when the new row is readable. The client learns of it by polling
-GET /v1/runs every `POLL` seconds (so "seen" is late by up to that much).
+GET /v1/runs every `poll` seconds (so "seen" is late by up to that much; each poll is a
+request the server answers while it rescores, so polls too often slow what they measure).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from typing import Any
 
 import httpx
 
-POLL = 0.01
 TIMEOUT = 300.0
 
 
@@ -46,7 +46,8 @@ class Sample:
 class Client:
     """One keep-alive connection with the admin key; fresh event ids from `next_id`."""
 
-    def __init__(self, url: str, token: str, next_id: int) -> None:
+    def __init__(self, url: str, token: str, next_id: int, poll: float) -> None:
+        self.poll = poll
         self.http = httpx.Client(
             base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
         )
@@ -97,7 +98,7 @@ def wait_for_rescore(client: Client, since: dt.datetime) -> tuple[dict[str, Any]
                     return run, time.perf_counter()
                 if run["status"] != "running":
                     raise SystemExit(f"a rescore failed: {run}")
-        time.sleep(POLL)
+        time.sleep(client.poll)
     raise SystemExit(f"no rescore finished within {TIMEOUT:.0f} s; see the server's log")
 
 
@@ -110,7 +111,7 @@ def one(client: Client, accounts: list[str]) -> Sample:
     acknowledged = time.perf_counter() - clock
     run, seen = wait_for_rescore(client, since)
     while client.get("/v1/ready")["rescores"] == before:
-        time.sleep(POLL)
+        time.sleep(client.poll)
     return Sample(
         events=len(events),
         accounts=len(set(accounts)),
@@ -216,7 +217,7 @@ def _drained(client: Client) -> float:
                 return calm[0][1]
         else:
             calm = []
-        time.sleep(POLL)
+        time.sleep(client.poll)
     raise SystemExit(f"the rescorer did not catch up within {TIMEOUT:.0f} s")
 
 

@@ -69,6 +69,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reads", type=int, default=100, help="GETs of each kind, twice")
     parser.add_argument("--profile", type=int, default=20, help="rescores taken apart (0: none)")
     parser.add_argument("--pyinstrument", action="store_true", help="also profile them")
+    parser.add_argument("--poll-ms", type=float, default=50.0, help="how often to look (50)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workdir", help="keep the warehouse here (default: a temp dir)")
     return parser.parse_args(argv)
@@ -174,7 +175,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         | {"max_score_diff_vs_engine": base["max_score_diff_vs_engine"]},
     }
     with serving(card, workdir / "server.log") as url:
-        client = load.Client(url, token, next_id)
+        client = load.Client(url, token, next_id, args.poll_ms / 1000)
         check = load.visible(client, tomorrow)
         reads = dict(
             zip(
@@ -250,7 +251,7 @@ def show(results: dict[str, Any], args: argparse.Namespace) -> None:
     row("  ... POST answered (event committed)", singles["acknowledged"])
     row("  ... rescore began (+ 20 ms coalescing, lock)", singles["started"])
     row("  ... the rescore run (metrics, score, store)", singles["rescore"])
-    row("  ... seen by the client (polling every 10 ms)", singles["seen"])
+    row(f"  ... seen by the client (polling every {args.poll_ms:g} ms)", singles["seen"])
     row("  ... rescorer free again (playbooks included)", singles["idle"])
     size = f"{args.batch_size:,}"
     row(f"batch of {size} events -> rows stored", batches["finished"])

@@ -243,6 +243,9 @@ def test_a_good_event_after_all_that_is_stored_once(api: Api) -> None:
     assert events_stored(api) == before + 1
 
 
-def test_the_schema_names_every_route(tmp_path: Path) -> None:
+def test_the_schema_names_every_route_and_its_refusals(tmp_path: Path) -> None:
     paths = create_app(ServiceSettings(scorecard=tmp_path / "x.yaml")).openapi()["paths"]
     assert {"/v1/events", "/v1/scores", "/v1/accounts/{account_id}", "/v1/runs"} <= set(paths)
+    # The handlers' own 422s carry text, pydantic's a list: the schema says both.
+    refused = paths["/v1/events"]["post"]["responses"]["422"]["content"]["application/json"]
+    assert refused["schema"] == {"$ref": "#/components/schemas/Refusal"}

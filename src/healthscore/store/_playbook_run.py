@@ -113,7 +113,12 @@ def run_playbooks(
     previous_id = store.latest_run(name, before=run_id)
     current = store.scores(run_id)
     # What each account looked like before this run (a full run and later rescorings).
-    previous = store.current(name, before=run_id) if previous_id else None
+    # A rescoring of a few accounts needs only their rows, not every account's.
+    scope = store.db.query("SELECT scope FROM healthscore_runs WHERE run_id = ?", (run_id,))[
+        "scope"
+    ].iloc[0]
+    wanted = list(current["account_id"]) if scope == "accounts" else None
+    previous = store.current(name, before=run_id, accounts=wanted) if previous_id else None
     as_of = pd.Timestamp(current["as_of"].iloc[0]).date() if len(current) else None
     result = PlaybookRun(run_id, previous_id, as_of)
     if as_of is None or not scorecard.playbooks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -91,10 +92,15 @@ class Store:
         return decode(rows)
 
     def current(
-        self, scorecard_name: str, mode: RunMode = "live", before: str | None = None
+        self,
+        scorecard_name: str,
+        mode: RunMode = "live",
+        before: str | None = None,
+        accounts: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Each account's newest row: the last full run, with accounts rescored since laid
-        over it (empty when there is no run). With `before`, as it was before that run."""
+        over it (empty when there is no run). With `before`, as it was before that run; with
+        `accounts`, only theirs (what rescoring a few needs, without decoding them all)."""
         runs = self._done_runs(scorecard_name, mode)
         if before is not None:
             ids = list(runs["run_id"])
@@ -105,7 +111,13 @@ class Store:
         if not picked:
             return decode(self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE 1 = 0"))
         marks = ", ".join("?" * len(picked))
-        rows = self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE s.run_id IN ({marks})", picked)
+        where, params = f"s.run_id IN ({marks})", list(picked)
+        if accounts is not None:
+            where += f" AND s.account_id IN ({', '.join('?' * len(accounts))})"
+            params += list(accounts)
+            if not accounts:
+                where = "1 = 0"
+        rows = self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE {where}", params)
         order = {run: i for i, run in enumerate(picked)}
         rows = rows.assign(_order=rows["run_id"].map(order)).sort_values("_order", kind="stable")
         newest = rows.drop_duplicates("account_id", keep="last").drop(columns="_order")
