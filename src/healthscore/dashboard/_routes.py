@@ -221,18 +221,9 @@ def account(account_id: str, request: Request) -> Response:
 
 @router.post("/ui/accounts/{account_id}/override")
 def set_override(account_id: str, request: Request, form: Form) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    if not _auth.same_token(session.csrf, form.get("csrf")):
-        return _csrf_refused(request, session)
-    if not session.may("editor"):
-        return _problem(
-            request,
-            session,
-            403,
-            f"Overrides need the editor role; key '{session.name}' is {session.role}.",
-        )
+    session = _editor(request, form, "Overrides need")
+    if isinstance(session, Response):
+        return session
     service = service_of(request)
     tiers = tuple(t.name for t in service.engine.scorecard.tiers)
     sent = _account.OverrideForm(
@@ -267,18 +258,9 @@ def set_override(account_id: str, request: Request, form: Form) -> Response:
 
 @router.post("/ui/accounts/{account_id}/override/revoke")
 def revoke_override(account_id: str, request: Request, form: Form) -> Response:
-    session = _session(request)
-    if session is None:
-        return _to_login(request)
-    if not _auth.same_token(session.csrf, form.get("csrf")):
-        return _csrf_refused(request, session)
-    if not session.may("editor"):
-        return _problem(
-            request,
-            session,
-            403,
-            f"Revoking an override needs the editor role; key '{session.name}' is {session.role}.",
-        )
+    session = _editor(request, form, "Revoking an override needs")
+    if isinstance(session, Response):
+        return session
     service = service_of(request)
     ended = service.call(lambda engine: engine.revoke_override(account_id, f"ui:{session.name}"))
     if ended:
@@ -287,6 +269,20 @@ def revoke_override(account_id: str, request: Request, form: Form) -> Response:
     return RedirectResponse(
         account_url(account_id) + f"?saved={saved}#override", status_code=303, headers=HEADERS
     )
+
+
+def _editor(request: Request, form: dict[str, str], action: str) -> Session | Response:
+    """The session of a signed-in editor whose form carries its CSRF token; else the answer
+    (sign in, 403 for a bad token or a viewer) to send instead."""
+    session = _session(request)
+    if session is None:
+        return _to_login(request)
+    if not _auth.same_token(session.csrf, form.get("csrf")):
+        return _csrf_refused(request, session)
+    if not session.may("editor"):
+        message = f"{action} the editor role; key '{session.name}' is {session.role}."
+        return _problem(request, session, 403, message)
+    return session
 
 
 def _with(form: _account.OverrideForm, problems: list[str]) -> _account.OverrideForm:

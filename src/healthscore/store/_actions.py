@@ -80,6 +80,19 @@ def actions(
     )
 
 
+def actions_since(
+    db: Database, scorecard_name: str, statuses: Sequence[str], run_id: str, since: dt.date
+) -> pd.DataFrame:
+    """The action log rows a playbook run decides from: those of its own run (what it
+    handled already) and those dated after `since` (what starts a cooldown)."""
+    marks = ", ".join("?" * len(statuses))
+    return db.query(
+        f"SELECT * FROM {ACTIONS} WHERE scorecard_name = ? AND status IN ({marks}) "
+        "AND (run_id = ? OR as_of > ?) ORDER BY logged_at, action_index",
+        [scorecard_name, *statuses, run_id, since],
+    )
+
+
 def attempts_of(db: Database, action_id: str) -> pd.DataFrame:
     return db.query(
         f"SELECT * FROM {DELIVERIES} WHERE action_id = ? ORDER BY attempt", (action_id,)

@@ -42,7 +42,7 @@ from healthscore.spec._playbook_types import (
 )
 from healthscore.store._actions import (
     TAKEN,
-    actions,
+    actions_since,
     create_task,
     dead_letter,
     due_date,
@@ -132,15 +132,24 @@ def run_playbooks(
     result.fired = fire(scorecard.playbooks, current, previous, history, tiers)
     if result.fired.empty:
         return result
-    done = actions(store.db, name, statuses=TAKEN)
+    # Only this run's rows and those inside the longest cooldown can decide anything: the
+    # whole log grows with every run and this runs after every rescore.
+    longest_cooldown = max(p.cooldown_days for p in scorecard.playbooks)
+    since = as_of - dt.timedelta(days=longest_cooldown)
+    done = actions_since(store.db, name, TAKEN, run_id, since)
     settled_keys = set(done.loc[done["status"] != "pending", "idempotency_key"])
+    empty = done.iloc[0:0]
+    # Not dict(groupby): a GroupBy has a `keys` attribute, which dict() takes for a mapping.
+    groups = done.groupby(["playbook", "account_id"])
+    by_trigger = {key: rows for key, rows in groups}  # noqa: C416
     by_account = current.set_index("account_id")
     playbooks = {p.name: p for p in scorecard.playbooks}
     for record in result.fired.to_dict("records"):
         hit = {str(key): value for key, value in record.items()}
         playbook = playbooks[str(hit["playbook"])]
         row: pd.Series = by_account.loc[str(hit["account_id"])]  # type: ignore[assignment]
-        decision = _decide(playbook, hit, done, run_id, as_of)
+        mine = by_trigger.get((playbook.name, hit["account_id"]), empty)
+        decision = _decide(playbook, str(hit["account_id"]), mine, run_id, as_of)
         if decision == "handled":
             continue
         for index, action in enumerate(playbook.actions):
@@ -161,8 +170,8 @@ def run_playbooks(
 
 def _decide(
     playbook: PlaybookSpec,
-    hit: dict[str, Any],
-    done: pd.DataFrame,
+    account_id: str,
+    mine: pd.DataFrame,
     run_id: str,
     as_of: dt.date,
 ) -> str:
@@ -171,7 +180,6 @@ def _decide(
     A 'pending' row (a crash between logging and acting) does not count as handled: the
     action is tried again, under the same idempotency key.
     """
-    mine = done[(done["playbook"] == playbook.name) & (done["account_id"] == hit["account_id"])]
     settled = mine[mine["status"] != "pending"]
     this_run = settled["run_id"] == run_id
     if this_run.sum() >= len(playbook.actions):
@@ -181,7 +189,7 @@ def _decide(
     since = as_of - dt.timedelta(days=playbook.cooldown_days)
     if (pd.to_datetime(settled["as_of"]).dt.date > since).any():
         return "skipped_cooldown"
-    if control_group(playbook.name, str(hit["account_id"]), playbook.holdout_percent):
+    if control_group(playbook.name, account_id, playbook.holdout_percent):
         return "held_out"
     return "act"
 

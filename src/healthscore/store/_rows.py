@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from collections.abc import Sequence
 
 import duckdb
@@ -30,6 +31,19 @@ def _json_lines(frame: pd.DataFrame) -> list[str | None]:
     return lines
 
 
+_THREAD = threading.local()
+
+
+def _local_duckdb() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB of this thread's own (the default connection is shared between
+    threads, and opening one per call cost a rescore tens of milliseconds)."""
+    con: duckdb.DuckDBPyConnection | None = getattr(_THREAD, "duckdb", None)
+    if con is None:
+        con = duckdb.connect()
+        _THREAD.duckdb = con
+    return con
+
+
 def _reason_texts(reasons: pd.Series) -> tuple[list[str], list[str]]:
     """Reasons and the names of fired gates as JSON text, one of each per row.
 
@@ -38,13 +52,16 @@ def _reason_texts(reasons: pd.Series) -> tuple[list[str], list[str]]:
     """
     values = reasons.array
     if isinstance(values, pd.arrays.ArrowExtensionArray) and len(values):
-        with duckdb.connect() as con:  # its own: the default connection is shared
-            con.register("reason_rows", pa.table({"r": pa.array(values)}))
+        con = _local_duckdb()
+        con.register("reason_rows", pa.table({"r": pa.array(values)}))
+        try:
             rows = con.execute(
                 "SELECT coalesce(to_json(r), '[]')::VARCHAR, coalesce(to_json(list_transform("
                 "list_filter(r, x -> starts_with(x.code, 'gate.')), x -> x.code[6:])), '[]')"
                 "::VARCHAR FROM reason_rows"
             ).fetchall()
+        finally:
+            con.unregister("reason_rows")
         return [row[0] for row in rows], [row[1] for row in rows]
     lists = [list(items) for items in reasons]
     gates = [
