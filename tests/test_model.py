@@ -481,7 +481,7 @@ def test_check_fits_names_what_is_missing_and_what_it_was_trained_with(tmp_path:
 
 
 def test_contributions_per_path_equal_lightgbms_own() -> None:
-    from healthscore.model._contrib import tree_contributions
+    from healthscore.model._contrib import path_contributions, tree_contributions
 
     rng = np.random.default_rng(4)
     x = rng.normal(size=(3000, 5))
@@ -489,7 +489,10 @@ def test_contributions_per_path_equal_lightgbms_own() -> None:
     x[rng.random(3000) < 0.1, 1] = np.nan
     y = rng.random(3000) < 1 / (1 + np.exp(-(x[:, 0] + 0.5 * x[:, 3] - 2)))
     model = ChurnModel(kind="lightgbm", n_estimators=60).fit(x, y)
-    fast = tree_contributions(model.booster_, x)
     own = model.booster_.predict(x, pred_contrib=True)
+    # Without the check against LightGBM that would hide a wrong answer behind its own.
+    fast = path_contributions(model.booster_, x)
+    assert fast is not None
     np.testing.assert_allclose(fast, own, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(tree_contributions(model.booster_, x), own, rtol=1e-9, atol=1e-12)
     assert tree_contributions(model.booster_, x[:0]).shape == (0, 6)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ import pandas as pd
 from ibis.backends import BaseBackend
 
 from healthscore.compute import Sources, check_data, connect, metric_frame, score_frame
+from healthscore.compute._account_query import AccountQuery
 from healthscore.spec import Issue, ResolvedScorecard, load_scorecard
 from healthscore.spec._models import window_days
 from healthscore.spec._resolved import LogZNormalizer, PercentileNormalizer
@@ -86,6 +88,11 @@ class Engine:
                 self._store = Store.open(self.scorecard.base_dir / "healthscore-store.duckdb")
         return self._store
 
+    @cached_property
+    def _account_query(self) -> AccountQuery | None:
+        """The one-date query for a few accounts, compiled once (what rescoring runs)."""
+        return AccountQuery.compile(self.scorecard, self.sources)
+
     def close(self) -> None:
         """Release the store connection the engine opened (the warehouse is the caller's)."""
         if self._store is not None and self._store_target is not None:
@@ -107,6 +114,8 @@ class Engine:
         only rows stamped before its row's as-of date.
         """
         dates = [to_date(as_of)] if isinstance(as_of, DateLike) else [to_date(d) for d in as_of]
+        if len(dates) == 1 and accounts and self._account_query is not None:
+            return self._account_query.frame(dates[0], accounts)
         return metric_frame(self.scorecard, self.sources, dates, accounts)
 
     def score(

@@ -38,6 +38,8 @@ from healthscore.spec._resolved import (
 ZERO_WHEN_EMPTY = frozenset({"count", "sum", "distinct"})
 DAYS_SINCE = frozenset({"days_since", "days_since_first"})
 KEYS = ("account_id", "as_of")
+# The metric frame's row order: by date, then account.
+ROW_ORDER = ("as_of", "account_id")
 
 
 def gate_column(name: str) -> str:
@@ -307,7 +309,10 @@ def metric_frame(
 ) -> pd.DataFrame:
     """The executed metric table, ordered by as_of then account_id."""
     table = metric_table(scorecard, sources, dates, accounts)
-    frame: pd.DataFrame = table.order_by(["as_of", "account_id"]).to_pandas()
+    return normalized(table.order_by(list(ROW_ORDER)).to_pandas())
+
+
+def normalized(frame: pd.DataFrame) -> pd.DataFrame:
     # Backends disagree on the resolution (DuckDB: us, Spark: ns); one dtype for all.
     frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[us]")
     return frame
