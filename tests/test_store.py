@@ -211,3 +211,60 @@ def test_rescoring_a_few_accounts_lays_them_over_the_full_run(engine: Engine) ->
     ticket = begin_run(engine.store.db, card.name, card.version, card.hash, AS_OF, "live")
     engine.rescore(accounts[:1], as_of=AS_OF)
     fail_run(engine.store.db, ticket, RuntimeError("stopped by the test"))
+
+
+def test_reasons_encode_alike_in_python_and_in_duckdb(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from healthscore.store import _rows
+
+    scores = Engine(EXAMPLE, duckdb_with(toy_frames())).score(as_of=AS_OF)
+    assert any(any(r["code"].startswith("gate.") for r in rs) for rs in scores["reasons"])
+    small = _rows._reason_texts(scores["reasons"])  # a few rows: Python's json
+    monkeypatch.setattr(_rows, "FEW_ROWS", 0)
+    large = _rows._reason_texts(scores["reasons"])  # DuckDB's to_json
+    for python_texts, duckdb_texts in zip(small, large, strict=True):
+        assert [json.loads(t) for t in python_texts] == [json.loads(t) for t in duckdb_texts]
+    assert small[0] != large[0]  # two writers really ran (their spacing differs)
+
+
+def test_pages_of_current_rows_are_what_filtering_every_row_gives(engine: Engine) -> None:
+    from healthscore.store._current import Filters
+
+    engine.run(as_of=AS_OF)
+    ids = sorted(engine.store.current("saas_health")["account_id"])
+    engine.rescore(ids[:3], as_of=AS_OF + dt.timedelta(days=1))
+    engine.rescore(ids[1:2], as_of=AS_OF + dt.timedelta(days=2))
+    every = engine.store.current("saas_health")
+    assert set(every.loc[every.account_id.isin(ids[:3]), "as_of"].dt.date) == {
+        AS_OF + dt.timedelta(days=1),
+        AS_OF + dt.timedelta(days=2),
+    }
+    red_or_not = "red" if (every.tier == "red").any() else "yellow"
+    cases = [
+        (Filters(), "account_id", 5, 0),
+        (Filters(tier=red_or_not), "score", 4, 1),
+        (Filters(min_score=40, max_score=80), "-score", 7, 2),
+        (Filters(owner="alice", segment=str(every.segment.iloc[0])), "score", 3, 0),
+        (Filters(accounts=(ids[1], "nobody")), "account_id", 10, 0),
+        (Filters(), "score", 10, len(ids) + 5),  # past the end: empty, total still right
+    ]
+    for filters, sort, limit, offset in cases:
+        expected = every
+        for column in ("tier", "segment", "owner"):
+            if getattr(filters, column) is not None:
+                expected = expected[expected[column] == getattr(filters, column)]
+        if filters.min_score is not None:
+            expected = expected[expected.score.between(filters.min_score, filters.max_score)]
+        if filters.accounts is not None:
+            expected = expected[expected.account_id.isin(filters.accounts)]
+        by, ascending = {"score": ("score", True), "-score": ("score", False)}.get(
+            sort, ("account_id", True)
+        )
+        expected = expected.sort_values([by, "account_id"], ascending=[ascending, True])
+        total, page = engine.store.current_page("saas_health", filters, sort, limit, offset)
+        assert total == len(expected), (filters, sort)
+        assert (
+            page.account_id.tolist() == expected.account_id.iloc[offset : offset + limit].tolist()
+        )
+        assert page.score.tolist() == expected.score.iloc[offset : offset + limit].tolist()

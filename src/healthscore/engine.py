@@ -93,6 +93,10 @@ class Engine:
         """The one-date query for a few accounts, compiled once (what rescoring runs)."""
         return AccountQuery.compile(self.scorecard, self.sources)
 
+    def prepare_rescoring(self) -> None:
+        """Compile the rescoring query now rather than at the first rescore (services)."""
+        _ = self._account_query
+
     def close(self) -> None:
         """Release the store connection the engine opened (the warehouse is the caller's)."""
         if self._store is not None and self._store_target is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Query, status
@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from healthscore.api._auth import require, service_of
 from healthscore.api._json import account_row, plain, records
 from healthscore.api._service import Service
+from healthscore.store._current import Filters, Sort
 from healthscore.store._keys import ApiKey
 
 router = APIRouter(prefix="/v1", tags=["scores"])
@@ -23,15 +24,13 @@ SUMMARY = [
 ]  # fmt: skip
 
 
-def _current(service: Service) -> pd.DataFrame:
+def _page(
+    service: Service, filters: Filters, sort: Sort, limit: int, offset: int
+) -> dict[str, Any]:
     engine = service.engine
-    return engine.store.current(engine.scorecard.name)
-
-
-def _page(frame: pd.DataFrame, limit: int, offset: int) -> dict[str, Any]:
-    picked = frame.iloc[offset : offset + limit]
+    total, picked = engine.store.current_page(engine.scorecard.name, filters, sort, limit, offset)
     columns = [c for c in SUMMARY if c in picked.columns]
-    return {"total": len(frame), "limit": limit, "offset": offset,
+    return {"total": total, "limit": limit, "offset": offset,
             "items": records(picked[columns])}  # fmt: skip
 
 
@@ -43,7 +42,7 @@ def list_accounts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Every scored account's current score, by account id."""
-    return _page(_current(service), limit, offset)
+    return _page(service, Filters(), "account_id", limit, offset)
 
 
 @router.get("/scores")
@@ -55,28 +54,14 @@ def list_scores(
     owner: str | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     max_score: Annotated[float | None, Query(ge=0, le=100)] = None,
-    sort: Literal["score", "-score", "revenue_at_risk", "account_id"] = "score",
+    sort: Sort = "score",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """Current scores filtered by tier, segment, owner and score range; lowest score
     first by default, or most revenue at risk first."""
-    frame = _current(service)
-    for column, value in (("tier", tier), ("segment", segment), ("owner", owner)):
-        if value is not None:
-            frame = frame[frame[column] == value]
-    if min_score is not None:
-        frame = frame[frame["score"] >= min_score]
-    if max_score is not None:
-        frame = frame[frame["score"] <= max_score]
-    by, ascending = {
-        "score": ("score", True),
-        "-score": ("score", False),
-        "revenue_at_risk": ("revenue_at_risk", False),
-        "account_id": ("account_id", True),
-    }[sort]
-    frame = frame.sort_values([by, "account_id"], ascending=[ascending, True], kind="stable")
-    return _page(frame, limit, offset)
+    filters = Filters(tier, segment, owner, min_score, max_score)
+    return _page(service, filters, sort, limit, offset)
 
 
 def _history(service: Service, account_id: str) -> pd.DataFrame:
@@ -89,8 +74,8 @@ def _history(service: Service, account_id: str) -> pd.DataFrame:
 @router.get("/accounts/{account_id}")
 def get_account(account_id: str, _: Viewer, service: ServiceDep) -> dict[str, Any]:
     """The account's current score, tier, trend, reasons, sub-scores and override."""
-    current = _current(service)
-    row = current[current["account_id"] == account_id]
+    engine = service.engine
+    row = engine.store.current_page(engine.scorecard.name, Filters(accounts=(account_id,)))[1]
     if row.empty:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no scores for account '{account_id}'")
     return account_row(records(row)[0])

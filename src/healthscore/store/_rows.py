@@ -32,6 +32,8 @@ def _json_lines(frame: pd.DataFrame) -> list[str | None]:
 
 
 _THREAD = threading.local()
+# Up to this many rows (a rescore of a few accounts), Python's json is quicker than DuckDB.
+FEW_ROWS = 200
 
 
 def _local_duckdb() -> duckdb.DuckDBPyConnection:
@@ -51,7 +53,7 @@ def _reason_texts(reasons: pd.Series) -> tuple[list[str], list[str]]:
     JSON in C, where a Python loop over 100k rows of dicts took seconds.
     """
     values = reasons.array
-    if isinstance(values, pd.arrays.ArrowExtensionArray) and len(values):
+    if isinstance(values, pd.arrays.ArrowExtensionArray) and len(values) > FEW_ROWS:
         con = _local_duckdb()
         con.register("reason_rows", pa.table({"r": pa.array(values)}))
         try:
@@ -63,7 +65,10 @@ def _reason_texts(reasons: pd.Series) -> tuple[list[str], list[str]]:
         finally:
             con.unregister("reason_rows")
         return [row[0] for row in rows], [row[1] for row in rows]
-    lists = [list(items) for items in reasons]
+    if isinstance(values, pd.arrays.ArrowExtensionArray):
+        lists = pa.array(values).to_pylist()
+    else:
+        lists = [list(items) for items in reasons]
     gates = [
         [r["code"].removeprefix("gate.") for r in items if r["code"].startswith("gate.")]
         for items in lists

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from healthscore.store._current import Filters, Sort, current_rows
 from healthscore.store._database import Database, open_database
 from healthscore.store._rows import decode
 from healthscore.store._runs import RunMode, RunScope
@@ -101,27 +102,23 @@ class Store:
         """Each account's newest row: the last full run, with accounts rescored since laid
         over it (empty when there is no run). With `before`, as it was before that run; with
         `accounts`, only theirs (what rescoring a few needs, without decoding them all)."""
-        runs = self._done_runs(scorecard_name, mode)
-        if before is not None:
-            ids = list(runs["run_id"])
-            runs = runs.iloc[: ids.index(before)] if before in ids else runs.iloc[0:0]
-        full = runs.index[runs["scope"].fillna("all") == "all"]
-        start = int(full[-1]) if len(full) else 0
-        picked = [str(run) for run in runs["run_id"].iloc[start:]]
-        if not picked:
-            return decode(self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE 1 = 0"))
-        marks = ", ".join("?" * len(picked))
-        where, params = f"s.run_id IN ({marks})", list(picked)
-        if accounts is not None:
-            where += f" AND s.account_id IN ({', '.join('?' * len(accounts))})"
-            params += list(accounts)
-            if not accounts:
-                where = "1 = 0"
-        rows = self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE {where}", params)
-        order = {run: i for i, run in enumerate(picked)}
-        rows = rows.assign(_order=rows["run_id"].map(order)).sort_values("_order", kind="stable")
-        newest = rows.drop_duplicates("account_id", keep="last").drop(columns="_order")
-        return decode(newest.sort_values("account_id").reset_index(drop=True))
+        chosen = Filters(accounts=None if accounts is None else tuple(accounts))
+        return current_rows(self.db, scorecard_name, mode, before=before, filters=chosen)[1]
+
+    def current_page(
+        self,
+        scorecard_name: str,
+        filters: Filters,
+        sort: Sort = "account_id",
+        limit: int = 100,
+        offset: int = 0,
+        mode: RunMode = "live",
+    ) -> tuple[int, pd.DataFrame]:
+        """Current rows passing `filters`, sorted and paged by the database: how many pass,
+        and the page (only it is decoded)."""
+        return current_rows(
+            self.db, scorecard_name, mode, filters=filters, sort=sort, limit=limit, offset=offset
+        )
 
     def recent(
         self, scorecard_name: str, before: dt.date, days: int, mode: RunMode = "live"
