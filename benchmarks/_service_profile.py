@@ -21,17 +21,14 @@ from typing import Any
 
 import numpy as np
 
-import healthscore.compute._metrics as metrics_module
 import healthscore.store._record as record_module
 from healthscore.api._service import _rescore_and_act
-from healthscore.compute._metrics import metric_table
 from healthscore.engine import Engine
 
 Spent = dict[str, list[float]]
 METRICS = "metric engine: Engine.metrics (Ibis -> DuckDB -> pandas)"
-BUILD = "metrics, part: build the Ibis expression"
-COMPILE = "metrics, part: compile to SQL, bind in DuckDB"
-RUN = "metrics, part: run the query, Arrow -> pandas (the rest)"
+FILL = "metrics, part: write the date and accounts into the compiled SQL"
+RUN = "metrics, part: run it in DuckDB, Arrow -> pandas (the rest)"
 WHOLE = "the whole rescore (Engine.rescore + playbooks)"
 GC = "... of which Python's garbage collector, in any step"
 
@@ -63,8 +60,8 @@ def wrapped(engine: Engine, spent: Spent) -> Iterator[None]:
     store = engine.store
     for label, name in RECORD_STEPS:
         setattr(record_module, name, _timed(spent, label, originals[name]))
-    build = metrics_module.metric_table
-    setattr(metrics_module, "metric_table", _timed(spent, BUILD, build))  # noqa: B010
+    query = engine._account_query
+    assert query is not None, "the rescoring query did not compile: the service builds it"
     patches: dict[object, dict[str, Callable[..., Any]]] = {
         engine: {
             "_population": engine._population,
@@ -73,8 +70,7 @@ def wrapped(engine: Engine, spent: Spent) -> Iterator[None]:
             "run_playbooks": engine.run_playbooks,
         },
         store: {"recent": store.recent},
-        # Ibis' execute: compile to SQL and bind it (here), then run and convert to pandas.
-        engine.con: {"_to_duckdb_relation": engine.con._to_duckdb_relation},
+        query: {"_fill": query._fill},
     }
     labels = {
         "_population": "engine: population for percentiles",
@@ -82,7 +78,7 @@ def wrapped(engine: Engine, spent: Spent) -> Iterator[None]:
         "_scores": "scoring: score_frame (sub-scores, reasons, impacts)",
         "run_playbooks": "playbooks: run_playbooks",
         "recent": "store: recent rows (trend, hysteresis)",
-        "_to_duckdb_relation": COMPILE,
+        "_fill": FILL,
     }
     for target, methods in patches.items():
         for name, method in methods.items():
@@ -90,7 +86,6 @@ def wrapped(engine: Engine, spent: Spent) -> Iterator[None]:
     try:
         yield
     finally:
-        setattr(metrics_module, "metric_table", build)  # noqa: B010
         for _, name in RECORD_STEPS:
             setattr(record_module, name, originals[name])
         for target, methods in patches.items():
@@ -104,8 +99,8 @@ def engine_sql(engine: Engine, account: str, spent: Spent) -> None:
     import datetime as dt
 
     day = dt.date.today() + dt.timedelta(days=1)
-    table = metric_table(engine.scorecard, engine.sources, [day], [account])
-    sql = str(engine.con.compile(table.order_by(["as_of", "account_id"])))
+    assert engine._account_query is not None
+    sql = engine._account_query._fill(day, [account])
     started = time.perf_counter()
     engine.con.con.execute(sql).fetchall()
     spent["metrics: the engine's SQL run in DuckDB alone"].append(time.perf_counter() - started)
@@ -152,7 +147,10 @@ class Collector:
 
 def profile(card: Path, count: int, seed: int) -> dict[str, Any]:
     engine = Engine(card)
+    engine.prepare_rescoring()
     accounts = list(engine.store.current(engine.scorecard.name)["account_id"])
+    gc.collect()
+    gc.freeze()  # as the service does once it has started
     picked = random.Random(seed).sample(accounts, min(count + 2, len(accounts)))
     for account in picked[:2]:  # warm-up: caches, the first reads of the file
         _rescore_and_act(engine, accounts=[account])
@@ -172,10 +170,7 @@ def profile(card: Path, count: int, seed: int) -> dict[str, Any]:
         engine_sql(engine, account, spent)
     ingest_parts(engine, accounts, count, spent)
     engine.close()
-    spent[RUN] = [
-        whole - built - compiled
-        for whole, built, compiled in zip(spent[METRICS], spent[BUILD], spent[COMPILE], strict=True)
-    ]
+    spent[RUN] = [whole - fill for whole, fill in zip(spent[METRICS], spent[FILL], strict=True)]
     order = [WHOLE, GC, *(label for label in spent if label not in (WHOLE, GC))]
     return {
         label: {
