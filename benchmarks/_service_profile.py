@@ -111,9 +111,10 @@ def ingest_parts(engine: Engine, accounts: list[str], count: int, spent: Spent) 
     one event and for 1,000, on the warehouse connection as the route calls it."""
     import datetime as dt
 
-    from healthscore.compute._ingest import ingest_rows
+    from healthscore.compute._ingest import ingest_rows, prepare_intake
 
     raw = engine.con.con
+    prepare_intake(raw, "events")  # as the service does at start
     found = raw.execute("SELECT max(event_id) FROM events").fetchone()
     next_id = int(found[0] if found and found[0] is not None else 0) + 1
     ts = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat()

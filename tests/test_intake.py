@@ -286,3 +286,55 @@ def test_bad_calls_name_what_is_expected() -> None:
     with pytest.raises(IngestError, match="has column\\(s\\) color that table 'events' lacks"):
         ingest_rows(con, "events", [event(2, color="red")], now=NOW)
     assert RowResult("1", ACCEPTED).reason is None
+
+
+intake_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("rows"), st.lists(st.integers(0, 40), max_size=12)),
+        st.tuples(st.just("outside"), st.lists(st.integers(100, 110), min_size=1, max_size=3)),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(steps=intake_steps)
+def test_the_sorted_id_copies_answer_as_the_table_would(
+    steps: list[tuple[str, list[int]]],
+) -> None:
+    # Intake keeps sorted copies of the ids to find duplicates without scanning the table;
+    # rows written around it (the user's own loads) and a small merge threshold make every
+    # path run: appending, rebuilding when the counts differ, merging the new ids.
+    from healthscore.compute import _ingest_keys
+
+    con = with_accounts(duckdb.connect())
+    ingest_rows(con, "events", [event(-1)], now=NOW)
+    stored = {"-1"}  # intake stores JSON ids as text
+    original = _ingest_keys.MERGE_AFTER
+    _ingest_keys.MERGE_AFTER = 3
+    try:
+        for kind, numbers in steps:
+            if kind == "outside":
+                values = ", ".join(f"({n}, 'a1', TIMESTAMP '2026-01-01', 'login')" for n in numbers)
+                con.execute(f"INSERT INTO events (event_id, account_id, ts, type) VALUES {values}")
+                stored.update(str(n) for n in numbers)
+                continue
+            result = ingest_rows(con, "events", [event(n) for n in numbers], now=NOW)
+            expected, seen = [], set(stored)
+            for n in map(str, numbers):
+                expected.append(DUPLICATE if n in seen else ACCEPTED)
+                seen.add(n)
+            assert [r.status for r in result.statuses] == expected
+            stored = seen
+            if not numbers:
+                continue  # nothing to check: intake returns before it touches anything
+            copies = con.execute(
+                "SELECT count(*) FROM (SELECT key FROM healthscore_keys__events "
+                "UNION ALL SELECT key FROM healthscore_newkeys__events)"
+            ).fetchone()
+            assert copies == con.execute("SELECT count(*) FROM events").fetchone()
+    finally:
+        _ingest_keys.MERGE_AFTER = original
+    table = {n for (n,) in con.execute("SELECT event_id FROM events").fetchall()}
+    assert table == stored

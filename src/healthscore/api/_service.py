@@ -18,8 +18,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import duckdb
 from pydantic import BaseModel, Field
 
+from healthscore.compute._ingest import prepare_intake
 from healthscore.engine import Engine
 from healthscore.store import RunInProgressError
 
@@ -146,6 +148,9 @@ class Service:
         self.settings = settings
         self.engine = Engine(settings.scorecard, settings.warehouse, settings.store)
         self.engine.prepare_rescoring()
+        raw = getattr(self.engine.con, "con", None)
+        if isinstance(raw, duckdb.DuckDBPyConnection):  # intake writes DuckDB warehouses
+            prepare_intake(raw, "events")
         # What importing and opening left behind lives as long as the process: kept out of
         # the collector's full passes, which otherwise cost every rescore 0.1-0.5 s.
         gc.collect()

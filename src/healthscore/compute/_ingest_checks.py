@@ -147,10 +147,18 @@ def _rollback(cursor: duckdb.DuckDBPyConnection) -> None:
         cursor.rollback()
 
 
-def check(cursor: duckdb.DuckDBPyConnection, table: str, what: str, now: dt.datetime) -> list[str]:
+def check(
+    cursor: duckdb.DuckDBPyConnection,
+    table: str,
+    what: str,
+    now: dt.datetime,
+    stored_ids: str | None = None,
+) -> list[str]:
     """Type and check the rows of `_hs_raw` into the temp table `_hs_checked`; see the module.
 
     Returns the input's columns. `what` names the input in messages ("file 'e.csv'").
+    `stored_ids`: a relation whose column `key` holds the table's ids (default: the
+    table's own id column).
     """
     raw = cursor.table(RAW)
     types = {c: str(t) for c, t in zip(raw.columns, raw.types, strict=True) if c != ROW}
@@ -184,10 +192,10 @@ def check(cursor: duckdb.DuckDBPyConnection, table: str, what: str, now: dt.date
             if stored[id_column] != types[id_column]:
                 # Cast the few input ids, never the many stored ones.
                 key = f"TRY_CAST({key} AS {stored[id_column]})"
+            ids = stored_ids or f"(SELECT {quote(id_column)} AS key FROM {quote(table)})"
             stored_keys = (
-                f"SELECT DISTINCT t.{quote(id_column)} AS _hs_key FROM {quote(table)} t "
-                f"JOIN (SELECT DISTINCT _hs_key FROM _hs_typed) k ON t.{quote(id_column)} = "
-                "k._hs_key"
+                f"SELECT DISTINCT t.key AS _hs_key FROM {ids} t "
+                "JOIN (SELECT DISTINCT _hs_key FROM _hs_typed) k ON t.key = k._hs_key"
             )
     cursor.execute(
         f"CREATE OR REPLACE TEMP TABLE {CHECKED} AS "
