@@ -239,7 +239,9 @@ def prepare_intake(con: duckdb.DuckDBPyConnection, table: str) -> None:
     if id_column is None or not exists(con, table):
         return
     if id_column in con.table(quote(table)).columns:
-        write_transaction(con, table, lambda cursor: fresh_keys(cursor, table, id_column))
+        write_transaction(
+            con, table, lambda cursor: fresh_keys(cursor, table, id_column, exact=True)
+        )
 
 
 def _drop(cursor: duckdb.DuckDBPyConnection) -> None:

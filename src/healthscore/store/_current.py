@@ -17,14 +17,14 @@ import pandas as pd
 from healthscore.store._database import Database
 from healthscore.store._rows import decode
 from healthscore.store._runs import RunMode
-from healthscore.store._schema import OVERRIDES, RUNS, SCORES
+from healthscore.store._schema import OVERRIDES, RUNS, SCORE_COLUMNS, SCORES
 
 Sort = Literal["score", "-score", "revenue_at_risk", "account_id"]
 _ORDER: dict[Sort, str] = {
-    "score": "score ASC NULLS LAST, account_id",
-    "-score": "score DESC NULLS LAST, account_id",
-    "revenue_at_risk": "revenue_at_risk DESC NULLS LAST, account_id",
-    "account_id": "account_id",
+    "score": "c.score ASC NULLS LAST, c.account_id",
+    "-score": "c.score DESC NULLS LAST, c.account_id",
+    "revenue_at_risk": "c.revenue_at_risk DESC NULLS LAST, c.account_id",
+    "account_id": "c.account_id",
 }
 # The run order: by as-of date, then by finish time (as `Store._done_runs`).
 _NEWER = "(r.as_of > ? OR (r.as_of = ? AND r.finished_at >= ?))"
@@ -48,24 +48,31 @@ class Filters:
         params: list[Any] = []
         for column, value in (("tier", self.tier), ("segment", self.segment)):
             if value is not None:
-                parts.append(f"{column} = ?")
+                parts.append(f"c.{column} = ?")
                 params.append(value)
         if self.owner is not None:
-            parts.append("owner = ?")
+            parts.append("c.owner = ?")
             params.append(self.owner)
         if self.min_score is not None:
-            parts.append("score >= ?")
+            parts.append("c.score >= ?")
             params.append(self.min_score)
         if self.max_score is not None:
-            parts.append("score <= ?")
+            parts.append("c.score <= ?")
             params.append(self.max_score)
         return " AND ".join(parts) or "1 = 1", params
 
 
-def _span(
-    db: Database, scorecard_name: str, mode: RunMode, before: str | None
-) -> tuple[str, list[Any]] | None:
-    """The SQL condition on runs `r` that picks the current runs; None when there are none."""
+@dataclass(frozen=True)
+class _Span:
+    """The current runs: the last full run (if any) and the SQL condition on runs `r`
+    that picks the account-scoped runs after it."""
+
+    full_run: str | None
+    later: str
+    params: list[Any]
+
+
+def _span(db: Database, scorecard_name: str, mode: RunMode, before: str | None) -> _Span | None:
     condition, params = _FINISHED, [scorecard_name, mode]
     if before is not None:
         key = db.query(f"SELECT as_of, finished_at FROM {RUNS} WHERE run_id = ?", (before,))
@@ -75,15 +82,15 @@ def _span(
         condition += f" AND {_OLDER}"
         params += [as_of, as_of, finished]
     full = db.query(
-        f"SELECT r.as_of, r.finished_at FROM {RUNS} r WHERE {condition} "
+        f"SELECT r.run_id, r.as_of, r.finished_at FROM {RUNS} r WHERE {condition} "
         "AND COALESCE(r.scope, 'all') = 'all' ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1",
         params,
     )
-    if not full.empty:
-        as_of, finished = full["as_of"].iloc[0], full["finished_at"].iloc[0]
-        condition += f" AND {_NEWER}"
-        params += [as_of, as_of, finished]
-    return condition, params
+    if full.empty:
+        return _Span(None, condition, params)
+    run_id, as_of, finished = (full[column].iloc[0] for column in full.columns)
+    later = f"{condition} AND {_NEWER} AND r.run_id <> ?"
+    return _Span(str(run_id), later, [*params, as_of, as_of, finished, run_id])
 
 
 def current_rows(
@@ -101,25 +108,42 @@ def current_rows(
     span = _span(db, scorecard_name, mode, before)
     if span is None or filters.accounts == ():
         return 0, decode(db.query(f"SELECT s.* FROM {SCORES} s WHERE 1 = 0"))
-    condition, params = span
+    accounts, account_params = "", []
     if filters.accounts is not None:
-        condition += f" AND s.account_id IN ({', '.join('?' * len(filters.accounts))})"
-        params = [*params, *filters.accounts]
-    where, filter_params = filters.sql()
-    newest = (
-        "SELECT * FROM (SELECT s.*, o.reason AS override_reason, o.author AS override_by, "
-        "o.until AS override_until, ROW_NUMBER() OVER (PARTITION BY s.account_id "
+        accounts = f" AND s.account_id IN ({', '.join('?' * len(filters.accounts))})"
+        account_params = list(filters.accounts)
+    columns = ", ".join(f"s.{name}" for name in SCORE_COLUMNS)
+    # The few rescored accounts' newest rows, then the full run's rows of every other
+    # account: an anti-join whose hashed side is the few, not a ranking of every row.
+    later = (
+        f"SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY s.account_id "
         "ORDER BY r.as_of DESC, r.finished_at DESC) AS hs_newest "
-        f"FROM {SCORES} s JOIN {RUNS} r ON r.run_id = s.run_id "
-        f"LEFT JOIN {OVERRIDES} o ON o.override_id = s.override_id WHERE {condition}) t "
-        f"WHERE hs_newest = 1 AND {where}"
+        f"FROM {SCORES} s JOIN {RUNS} r ON r.run_id = s.run_id WHERE {span.later}{accounts}"
     )
+    params = [*span.params, *account_params]
+    union = f"SELECT {', '.join(SCORE_COLUMNS)} FROM hs_later WHERE hs_newest = 1"
+    if span.full_run is not None:
+        union += (
+            f" UNION ALL SELECT {columns} FROM {SCORES} s WHERE s.run_id = ?{accounts} "
+            "AND s.account_id NOT IN (SELECT account_id FROM hs_later)"
+        )
+        params += [span.full_run, *account_params]
+    where, filter_params = filters.sql()
+    current = f"WITH hs_later AS ({later}), hs_current AS ({union}) SELECT c.* FROM hs_current c"
+    current += f" WHERE {where}"
+    order = _ORDER[sort]
     page = f" LIMIT {int(limit)} OFFSET {int(offset)}" if limit is not None else ""
     everything = [*params, *filter_params]
-    rows = db.query(f"{newest} ORDER BY {_ORDER[sort]}{page}", everything)
+    # Override details are joined onto the page only.
+    rows = db.query(
+        "SELECT c.*, o.reason AS override_reason, o.author AS override_by, "
+        f"o.until AS override_until FROM ({current} ORDER BY {order}{page}) c "
+        f"LEFT JOIN {OVERRIDES} o ON o.override_id = c.override_id ORDER BY {order}",
+        everything,
+    )
     total = len(rows) + offset
     # A full page may have more behind it; an empty one past the end says nothing.
     if limit is not None and (len(rows) == limit or (not len(rows) and offset)):
-        total = int(db.query(f"SELECT COUNT(*) AS n FROM ({newest}) c", everything)["n"].iloc[0])
-    rows = rows.drop(columns="hs_newest").reset_index(drop=True)
-    return total, decode(rows)
+        counted = db.query(f"SELECT COUNT(*) AS n FROM ({current}) counted", everything)
+        total = int(counted["n"].iloc[0])
+    return total, decode(rows.reset_index(drop=True))
