@@ -268,3 +268,15 @@ def test_pages_of_current_rows_are_what_filtering_every_row_gives(engine: Engine
             page.account_id.tolist() == expected.account_id.iloc[offset : offset + limit].tolist()
         )
         assert page.score.tolist() == expected.score.iloc[offset : offset + limit].tolist()
+
+
+def test_recent_rows_of_a_few_accounts_are_theirs_of_everyone_s(engine: Engine) -> None:
+    engine.run(as_of=AS_OF)
+    engine.run(as_of=AS_OF + dt.timedelta(days=1))
+    every = engine.store.recent("saas_health", AS_OF + dt.timedelta(days=2), 30)
+    few = sorted(set(every["account_id"]))[:2]
+    theirs = engine.store.recent("saas_health", AS_OF + dt.timedelta(days=2), 30, accounts=few)
+    expected = every[every["account_id"].isin(few)].reset_index(drop=True)
+    assert len(theirs) == 4
+    pd.testing.assert_frame_equal(theirs.reset_index(drop=True), expected)
+    assert engine.store.recent("saas_health", AS_OF + dt.timedelta(days=2), 30, accounts=[]).empty

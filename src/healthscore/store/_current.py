@@ -16,7 +16,7 @@ import pandas as pd
 
 from healthscore.store._database import Database
 from healthscore.store._rows import decode
-from healthscore.store._runs import RunMode
+from healthscore.store._runs import RunMode, RunScope
 from healthscore.store._schema import OVERRIDES, RUNS, SCORE_COLUMNS, SCORES
 
 Sort = Literal["score", "-score", "revenue_at_risk", "account_id"]
@@ -26,7 +26,7 @@ _ORDER: dict[Sort, str] = {
     "revenue_at_risk": "c.revenue_at_risk DESC NULLS LAST, c.account_id",
     "account_id": "c.account_id",
 }
-# The run order: by as-of date, then by finish time (as `Store._done_runs`).
+# The run order: by as-of date, then by finish time.
 _NEWER = "(r.as_of > ? OR (r.as_of = ? AND r.finished_at >= ?))"
 _OLDER = "(r.as_of < ? OR (r.as_of = ? AND r.finished_at < ?))"
 _FINISHED = "r.scorecard_name = ? AND r.mode = ? AND r.status = 'done'"
@@ -72,15 +72,53 @@ class _Span:
     params: list[Any]
 
 
-def _span(db: Database, scorecard_name: str, mode: RunMode, before: str | None) -> _Span | None:
+def _finished_runs(
+    db: Database, scorecard_name: str, mode: RunMode, before: str | None
+) -> tuple[str, list[Any]] | None:
+    """The SQL condition on runs `r`: finished, of this scorecard and mode, and older than
+    `before` when given (None when `before` is not a finished run)."""
     condition, params = _FINISHED, [scorecard_name, mode]
     if before is not None:
-        key = db.query(f"SELECT as_of, finished_at FROM {RUNS} WHERE run_id = ?", (before,))
-        if key.empty or pd.isna(key["finished_at"].iloc[0]):
+        key = db.query(
+            f"SELECT as_of, finished_at FROM {RUNS} WHERE run_id = ? AND status = 'done'",
+            (before,),
+        )
+        if key.empty:
             return None
         as_of, finished = key["as_of"].iloc[0], key["finished_at"].iloc[0]
         condition += f" AND {_OLDER}"
         params += [as_of, as_of, finished]
+    return condition, params
+
+
+def latest_run(
+    db: Database,
+    scorecard_name: str,
+    mode: RunMode = "live",
+    before: str | None = None,
+    scope: RunScope | None = None,
+) -> str | None:
+    """See `Store.latest_run`."""
+    finished = _finished_runs(db, scorecard_name, mode, before)
+    if finished is None:
+        return None
+    condition, params = finished
+    if scope is not None:
+        condition += " AND COALESCE(r.scope, 'all') = ?"
+        params.append(scope)
+    found = db.query(
+        f"SELECT r.run_id FROM {RUNS} r WHERE {condition} "
+        "ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1",
+        params,
+    )
+    return None if found.empty else str(found["run_id"].iloc[0])
+
+
+def _span(db: Database, scorecard_name: str, mode: RunMode, before: str | None) -> _Span | None:
+    finished = _finished_runs(db, scorecard_name, mode, before)
+    if finished is None:
+        return None
+    condition, params = finished
     full = db.query(
         f"SELECT r.run_id, r.as_of, r.finished_at FROM {RUNS} r WHERE {condition} "
         "AND COALESCE(r.scope, 'all') = 'all' ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1",

@@ -127,7 +127,7 @@ def run_playbooks(
         (p.trigger.days for p in scorecard.playbooks if isinstance(p.trigger, ScoreDrop)),
         default=0,
     )
-    history = store.recent(name, as_of, longest) if longest else current.iloc[0:0]
+    history = store.recent(name, as_of, longest, accounts=wanted) if longest else current.iloc[0:0]
     tiers = [tier.name for tier in scorecard.tiers]
     result.fired = fire(scorecard.playbooks, current, previous, history, tiers)
     if result.fired.empty:

@@ -48,7 +48,8 @@ def record_run(
         scores, metrics = compute(as_of)
         # Enough history for the longest trend window and a run-count hysteresis.
         lookback = 2 * max(TREND_DAYS) + 366
-        recent = store.recent(scorecard.name, as_of, lookback, mode)
+        few = list(scores["account_id"]) if scope == "accounts" else None
+        recent = store.recent(scorecard.name, as_of, lookback, mode, accounts=few)
         overrides = active_overrides(store.db, scorecard.name, as_of)
         final = finalize(scores, recent, overrides, scorecard.tiers, scorecard.hysteresis)
         finish_run(store.db, ticket, encode(final, metrics, ticket.run_id))

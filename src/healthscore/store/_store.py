@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from healthscore.store._current import Filters, Sort, current_rows
+from healthscore.store._current import Filters, Sort, current_rows, latest_run
 from healthscore.store._database import Database, open_database
 from healthscore.store._rows import decode
 from healthscore.store._runs import RunMode, RunScope
@@ -60,15 +60,6 @@ class Store:
             "ORDER BY scorecard_name, MIN(started_at)"
         )
 
-    def _done_runs(self, scorecard_name: str, mode: RunMode) -> pd.DataFrame:
-        """Finished runs, newest last (by as-of date, then finish time)."""
-        runs = self.db.query(
-            f"SELECT run_id, as_of, finished_at, scope FROM {RUNS} WHERE scorecard_name = ? "
-            "AND mode = ? AND status = 'done'",
-            (scorecard_name, mode),
-        )
-        return runs.sort_values(["as_of", "finished_at"], kind="stable").reset_index(drop=True)
-
     def latest_run(
         self,
         scorecard_name: str,
@@ -76,16 +67,10 @@ class Store:
         before: str | None = None,
         scope: RunScope | None = None,
     ) -> str | None:
-        """The newest finished run (of `scope`, or any; or the newest older than `before`)."""
-        runs = self._done_runs(scorecard_name, mode)
-        if scope is not None:
-            runs = runs[runs["scope"].fillna("all") == scope]
-        if before is not None:
-            ids = list(runs["run_id"])
-            if before not in ids:
-                return None
-            runs = runs.iloc[: ids.index(before)]
-        return None if runs.empty else str(runs["run_id"].iloc[-1])
+        """The newest finished run (of `scope`, or any; or the newest older than `before`),
+        in the run order: by as-of date, then finish time. Asked in SQL: a service that
+        rescores after every event stores a run per rescore."""
+        return latest_run(self.db, scorecard_name, mode, before, scope)
 
     def scores(self, run_id: str) -> pd.DataFrame:
         """Every row of one run, decoded."""
@@ -121,14 +106,25 @@ class Store:
         )
 
     def recent(
-        self, scorecard_name: str, before: dt.date, days: int, mode: RunMode = "live"
+        self,
+        scorecard_name: str,
+        before: dt.date,
+        days: int,
+        mode: RunMode = "live",
+        accounts: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Rows of finished runs with as_of in [before - days, before), oldest first."""
+        """Rows of finished runs with as_of in [before - days, before), oldest first (of
+        `accounts` only, when given: a rescore of a few needs no one else's history)."""
+        where, params = "", [scorecard_name, mode, before - dt.timedelta(days=days), before]
+        if accounts is not None:
+            where = f" AND s.account_id IN ({', '.join('?' * len(accounts))})" if accounts else ""
+            where = where or " AND 1 = 0"
+            params += list(accounts)
         return self.db.query(
             f"SELECT {_RECENT_COLUMNS} FROM {SCORES} s JOIN {RUNS} r ON r.run_id = s.run_id "
             "WHERE r.scorecard_name = ? AND r.mode = ? AND r.status = 'done' "
-            "AND s.as_of >= ? AND s.as_of < ? ORDER BY s.as_of, r.finished_at",
-            (scorecard_name, mode, before - dt.timedelta(days=days), before),
+            f"AND s.as_of >= ? AND s.as_of < ?{where} ORDER BY s.as_of, r.finished_at",
+            params,
         )
 
     def history(
