@@ -107,3 +107,15 @@ def test_tables_from_another_connection_mean_no_compiled_query(tmp_path: Path) -
     every = engine.metrics(day).set_index("account_id")
     alone = engine.metrics(day, accounts=[every.index[3]]).set_index("account_id")
     pd.testing.assert_frame_equal(alone, every.iloc[[3]])
+
+
+def test_both_conversions_to_pandas_agree(engine: Engine) -> None:
+    # Arrow's own conversion where every column is a number, flag, text or time; Ibis's
+    # column-by-column one otherwise. On the same result they must give the same frame.
+    query = AccountQuery.compile(engine.scorecard, engine.sources)
+    assert query is not None and query._plain
+    every = engine.metrics(dt.date(2026, 6, 1))
+    accounts = list(every["account_id"].iloc[:7])
+    fast = query.frame(dt.date(2026, 6, 1), accounts)
+    query._plain = False
+    pd.testing.assert_frame_equal(query.frame(dt.date(2026, 6, 1), accounts), fast)

@@ -51,6 +51,11 @@ class AccountQuery:
         day, accounts = _MARKS[0]
         self._day = _timestamp_sql(day)
         self._accounts = _list_sql(accounts)
+        # Numbers, flags, text and times: Arrow's own conversion gives what Ibis's does.
+        self._plain = all(
+            t.is_floating() or t.is_boolean() or t.is_string() or t.is_timestamp()
+            for t in schema.types
+        )
 
     @classmethod
     def compile(cls, scorecard: ResolvedScorecard, sources: Sources) -> AccountQuery | None:
@@ -75,6 +80,11 @@ class AccountQuery:
         if not accounts:
             raise ValueError("at least one account is needed")
         arrow = self.con.con.sql(self._fill(day, accounts)).to_arrow_table()
+        if self._plain and not any(
+            pat.is_boolean(column.type) and column.null_count for column in arrow.columns
+        ):
+            # A tenth of the time of Ibis's column-by-column conversion, on a few rows.
+            return normalized(arrow.to_pandas())
         return normalized(DuckDBPandasData.convert_table(_to_pandas(arrow), self.schema))
 
     def _fill(self, day: dt.date, accounts: Sequence[str]) -> str:
