@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -102,3 +103,32 @@ def test_whole_number_fields_round_half_to_even_like_python() -> None:
     source = ReasonSource("u.x", "x", "{value:,.0f}", {"value": values}, np.ones(5, bool))
     table = render([source], {"u.x": -np.ones(5)}, 1, 0, np.arange(5))
     assert [r[0]["text"] for r in table.per_row(5)] == [format(v, ",.0f") for v in values]
+
+
+@given(
+    parts=st.lists(
+        st.lists(st.tuples(st.integers(0, 50), st.integers(-3, 6)), max_size=30),
+        min_size=1,
+        max_size=4,
+    ),
+    huge=st.booleans(),
+)
+def test_reason_tables_join_by_row_then_rank(
+    parts: list[list[tuple[int, int]]], huge: bool
+) -> None:
+    # The one-key sort (ranks within 16 bits) and lexsort (any rank) give the same order.
+    tables = []
+    for number, items in enumerate(parts):
+        rows = np.array([row for row, _ in items], dtype=np.int64)
+        ranks = np.array([rank * (10**6 if huge else 1) for _, rank in items], dtype=np.int64)
+        texts = pa.array([f"{number}:{i}" for i in range(len(items))], pa.string())
+        tables.append(ReasonTable(rows, ranks, texts, texts, np.zeros(len(items))))
+    joined = ReasonTable.concat(tables)
+    rows = np.concatenate([t.rows for t in tables])
+    ranks = np.concatenate([t.ranks for t in tables])
+    order = np.lexsort((ranks, rows))
+    expected = pa.concat_arrays([t.texts for t in tables]).take(pa.array(order)).to_pylist()
+    assert joined.rows.tolist() == rows[order].tolist()
+    assert joined.ranks.tolist() == ranks[order].tolist()
+    # Equal (row, rank) pairs keep the order of the parts, as lexsort does.
+    assert joined.texts.to_pylist() == expected

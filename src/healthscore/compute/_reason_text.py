@@ -26,6 +26,8 @@ from healthscore.core._reasons import Reason, ReasonPicks
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 WHOLE_NUMBER = re.compile(r"^,?\.0f$")
+# Ranks within a row fit in 16 bits (gates count down from -1, measures up from 0).
+_RANK_SPAN = 1 << 15
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,12 @@ class ReasonTable:
             return ReasonTable.empty()
         rows = np.concatenate([part.rows for part in parts])
         ranks = np.concatenate([part.ranks for part in parts])
-        order = np.lexsort((ranks, rows))
+        if ranks.size and ranks.min() >= -_RANK_SPAN and ranks.max() < _RANK_SPAN:
+            # One key, sorted stably: the parts are runs already in row order, which a
+            # stable sort merges in a third of lexsort's time.
+            order = np.argsort((rows << 16) + (ranks + _RANK_SPAN), kind="stable")
+        else:
+            order = np.lexsort((ranks, rows))
         take = pa.array(order)
         return ReasonTable(
             rows[order],
@@ -133,8 +140,11 @@ def measure_reasons(
     codes: list[pa.Array] = []
     texts: list[pa.Array] = []
     positions: list[IntArray] = []
+    # The picks of each measure, in row order: one stable sort instead of a scan per measure.
+    by_measure = np.argsort(picks.measures, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(picks.measures, minlength=len(sources)))])
     for index, source in enumerate(sources):
-        chosen = np.flatnonzero(picks.measures == index)
+        chosen = by_measure[bounds[index] : bounds[index + 1]]
         if chosen.size == 0:
             continue
         at = picks.rows[chosen]
@@ -150,9 +160,15 @@ def measure_reasons(
         positions.append(chosen)
     # Left grouped by measure: ReasonTable.concat sorts once, by row and pick order.
     chosen_all = np.concatenate(positions)
+    # The pick's place within its row (picks come row by row): its index minus the index
+    # of its row's first pick.
+    place = np.arange(picks.rows.size)
+    first = np.ones(picks.rows.size, dtype=bool)
+    first[1:] = picks.rows[1:] != picks.rows[:-1]
+    within_row = place - np.maximum.accumulate(np.where(first, place, 0))
     return ReasonTable(
         row_ids[picks.rows[chosen_all]],
-        chosen_all.astype(np.int64),
+        within_row[chosen_all].astype(np.int64),
         pa.concat_arrays(codes),
         pa.concat_arrays(texts),
         np.round(picks.impacts[chosen_all], 2),
