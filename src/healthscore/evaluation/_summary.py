@@ -202,7 +202,9 @@ def _gate_warnings(scorecard: ResolvedScorecard, gates: list[GateEvidence]) -> l
 
 def _slices(labelled: pd.DataFrame, column: str, worst_first: list[str]) -> list[SliceEvidence]:
     slices = []
-    for name, part in labelled.groupby(column, sort=True):
+    # Only the columns read: a group of the whole frame copies every metric and sub-score.
+    narrow = labelled[[column, "churned", "score", "tier"]]
+    for name, part in narrow.groupby(column, sort=True):
         churned = part["churned"].to_numpy(dtype=bool)
         score = part["score"].to_numpy(dtype=np.float64)
         tiers = tier_rows(part["tier"].to_numpy(), churned, worst_first)
@@ -224,7 +226,8 @@ def _slices(labelled: pd.DataFrame, column: str, worst_first: list[str]) -> list
 def _by_date(
     frame: pd.DataFrame, dates: Sequence[dt.date], worst_first: list[str]
 ) -> list[DateRow]:
-    eligible = frame[frame["eligible"]]
+    # Only the columns read: filtering the whole frame per date copied every column.
+    eligible = frame.loc[frame["eligible"], ["as_of", "censored", "churned", "score", "tier"]]
     stamps = eligible["as_of"].to_numpy()
     rows = []
     for day in sorted(dates):
