@@ -426,3 +426,20 @@ def test_auc_by_counting_equals_scikit_learn(pairs: list[tuple[bool, int]]) -> N
         assert value is None
     else:
         assert value == pytest.approx(roc_auc_score(churned, -score), abs=1e-12)
+
+
+@given(
+    st.lists(
+        st.one_of(st.sampled_from([0.0, 12.5, 50.0, 99.99]), st.floats(-1e6, 1e6), st.just(np.nan)),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_dense_rank_numbers_values_as_numpy_unique_does(values: list[float]) -> None:
+    from healthscore.evaluation._stats import dense_rank
+
+    array = np.array(values, dtype=np.float64)
+    expected_values, expected_inverse = np.unique(array, return_inverse=True)
+    distinct, inverse = dense_rank(array)
+    np.testing.assert_array_equal(distinct, expected_values)  # NaN last, once
+    np.testing.assert_array_equal(inverse, expected_inverse.ravel())
