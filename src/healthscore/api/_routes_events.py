@@ -89,6 +89,8 @@ def post_events(body: EventBody, key: Editor, service: ServiceDep) -> EventsAnsw
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"the batch does not fit the events table, nothing was stored: {error}",
         ) from None
+    # The events are committed: their rescore may start while the audit row is written.
+    service.rescorer.request(result.accounts)
     audit(
         engine.store.db,
         actor(key),
@@ -97,7 +99,6 @@ def post_events(body: EventBody, key: Editor, service: ServiceDep) -> EventsAnsw
         {"accepted": result.accepted, "duplicates": result.duplicates,
          "rejected": result.rejected},
     )  # fmt: skip
-    service.rescorer.request(result.accounts)
     return EventsAnswer(
         accepted=result.accepted,
         duplicates=result.duplicates,
