@@ -119,3 +119,27 @@ def test_both_conversions_to_pandas_agree(engine: Engine) -> None:
     fast = query.frame(dt.date(2026, 6, 1), accounts)
     query._plain = False
     pd.testing.assert_frame_equal(query.frame(dt.date(2026, 6, 1), accounts), fast)
+
+
+def test_account_lists_of_any_kind_are_taken(engine: Engine) -> None:
+    day = dt.date(2026, 6, 1)
+    every = engine.metrics(day).set_index("account_id")
+    ids = pd.Series(list(every.index[:3]))
+    expected = every.loc[sorted(ids)]
+    for accounts in (ids, ids.to_numpy(), tuple(ids)):
+        got = engine.metrics(day, accounts=accounts).set_index("account_id")  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_whole_number_account_ids_are_scored_the_usual_way() -> None:
+    frames = toy_frames(seed=7, accounts=20, events=1500)
+    for frame in frames.values():
+        if "account_id" in frame:
+            frame["account_id"] = frame["account_id"].str[1:].astype("int64")
+    engine = Engine(EXAMPLE, duckdb_with(frames))
+    assert engine._account_query is None  # text markers cannot stand for numbers
+    day = dt.date(2026, 6, 1)
+    every = engine.metrics(day).set_index("account_id")
+    picked = [int(every.index[0]), int(every.index[1])]
+    alone = engine.metrics(day, accounts=picked).set_index("account_id")  # type: ignore[arg-type]
+    pd.testing.assert_frame_equal(alone, every.loc[picked])

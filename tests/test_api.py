@@ -248,3 +248,24 @@ def test_scheduled_full_runs_never_overlap(tmp_path: Path) -> None:
             (r["started_at"], r["finished_at"]) for r in runs if r["finished_at"] is not None
         )
         assert all(end <= start for (_, end), (start, _) in itertools.pairwise(spans))
+
+
+def test_a_service_starts_on_an_empty_warehouse_and_is_freed_when_closed(
+    tmp_path: Path,
+) -> None:
+    import gc
+    import weakref
+
+    # No tables yet (the first events will bring them): the rescoring query and the id
+    # copies are prepared when first needed instead of at start.
+    (tmp_path / "scorecard.yaml").write_text(EXAMPLE.read_text())
+    service = Service(ServiceSettings(scorecard=tmp_path / "scorecard.yaml"))
+    assert service.status()["rescores"] == 0
+    service.close()
+    # Start-up freezes what it allocated out of the collector's reach; closing gives it
+    # back, so a closed service (in a cycle with its rescorer) can be collected.
+    assert gc.get_freeze_count() == 0
+    gone = weakref.ref(service)
+    del service
+    gc.collect()
+    assert gone() is None

@@ -352,3 +352,59 @@ def test_a_row_deleted_by_hand_is_noticed_when_the_service_starts() -> None:
     assert ingest_rows(con, "events", [event(2)], now=NOW).duplicates == 1
     prepare_intake(con, "events")
     assert ingest_rows(con, "events", [event(2)], now=NOW).accepted == 1
+
+
+def test_rows_another_writer_commits_during_an_intake_are_never_lost_to_the_copies() -> None:
+    # DuckDB's stored row total (read per intake) may count rows committed after the
+    # intake's snapshot began; the copies must still come to hold them.
+    from healthscore.compute import _ingest_keys
+    from healthscore.compute._ingest import prepare_intake
+
+    con = with_accounts(duckdb.connect())
+    ingest_rows(con, "events", [event(1), event(2)], now=NOW)
+    prepare_intake(con, "events")
+    other = con.cursor()  # the user's own loader on the same database
+    real = _ingest_keys._stored_total
+    committed: list[bool] = []
+
+    def racing(cursor: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:
+        if not committed:  # after this intake's snapshot began, before it reads the total
+            committed.append(True)
+            other.execute(
+                "INSERT INTO events (event_id, account_id, ts, type) "
+                "VALUES ('100', 'a1', TIMESTAMP '2026-01-01 11:00:00', 'login')"
+            )
+        return real(cursor, table)
+
+    _ingest_keys._stored_total = racing  # type: ignore[assignment]
+    try:
+        assert ingest_rows(con, "events", [event(3)], now=NOW).accepted == 1
+    finally:
+        _ingest_keys._stored_total = real  # type: ignore[assignment]
+    assert committed
+    assert ingest_rows(con, "events", [event(100)], now=NOW).duplicates == 1
+    assert con.execute("SELECT count(*) FROM events WHERE event_id = '100'").fetchone() == (1,)
+
+
+def test_an_events_table_in_another_attached_database_is_not_ours() -> None:
+    from healthscore.compute import _ingest_keys
+
+    con = with_accounts(duckdb.connect())
+    con.execute("ATTACH ':memory:' AS archive")
+    con.execute("CREATE TABLE archive.main.events (event_id VARCHAR)")
+    ingest_rows(con, "events", [event(0)], now=NOW)
+    ours = con.execute(
+        "SELECT table_oid FROM duckdb_tables() WHERE table_name = 'events' "
+        "AND database_name = current_database()"
+    ).fetchone()
+    assert ours is not None and _ingest_keys._stored_total(con, "events")[0] == ours[0]
+    ingest_rows(con, "events", [event(1)], now=NOW)  # builds the copies
+    built = con.execute(
+        "SELECT table_oid FROM duckdb_tables() WHERE table_name = 'healthscore_keys__events'"
+    ).fetchone()
+    for number in range(2, 6):
+        ingest_rows(con, "events", [event(number)], now=NOW)
+    again = con.execute(
+        "SELECT table_oid FROM duckdb_tables() WHERE table_name = 'healthscore_keys__events'"
+    ).fetchone()
+    assert again == built  # kept and appended to, not rebuilt per intake

@@ -280,3 +280,15 @@ def test_recent_rows_of_a_few_accounts_are_theirs_of_everyone_s(engine: Engine) 
     assert len(theirs) == 4
     pd.testing.assert_frame_equal(theirs.reset_index(drop=True), expected)
     assert engine.store.recent("saas_health", AS_OF + dt.timedelta(days=2), 30, accounts=[]).empty
+
+
+def test_before_a_run_of_another_mode_is_no_live_run(engine: Engine) -> None:
+    first = engine.run(as_of=AS_OF)
+    shadow = engine.run(as_of=AS_OF + dt.timedelta(days=1), mode="shadow")
+    second = engine.run(as_of=AS_OF + dt.timedelta(days=2))
+    assert engine.store.latest_run("saas_health") == second.run_id
+    assert engine.store.latest_run("saas_health", before=second.run_id) == first.run_id
+    assert engine.store.latest_run("saas_health", before=shadow.run_id) is None
+    assert engine.store.latest_run("saas_health", mode="shadow") == shadow.run_id
+    assert engine.store.current("saas_health", before=shadow.run_id).empty
+    assert "override_reason" in engine.store.current("saas_health", before=first.run_id)

@@ -118,9 +118,12 @@ class Engine:
         only rows stamped before its row's as-of date.
         """
         dates = [to_date(as_of)] if isinstance(as_of, DateLike) else [to_date(d) for d in as_of]
-        if len(dates) == 1 and accounts and self._account_query is not None:
-            return self._account_query.frame(dates[0], accounts)
-        return metric_frame(self.scorecard, self.sources, dates, accounts)
+        chosen = None if accounts is None else list(accounts)  # any sequence, arrays too
+        if chosen and len(dates) == 1 and all(isinstance(a, str) for a in chosen):
+            query = self._account_query
+            if query is not None:
+                return query.frame(dates[0], chosen)
+        return metric_frame(self.scorecard, self.sources, dates, chosen)
 
     def score(
         self,

@@ -147,12 +147,10 @@ class Service:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self.engine = Engine(settings.scorecard, settings.warehouse, settings.store)
-        self.engine.prepare_rescoring()
-        raw = getattr(self.engine.con, "con", None)
-        if isinstance(raw, duckdb.DuckDBPyConnection):  # intake writes DuckDB warehouses
-            prepare_intake(raw, "events")
-        # What importing and opening left behind lives as long as the process: kept out of
+        self._prepare()
+        # What importing and opening left behind lives as long as the service: kept out of
         # the collector's full passes, which otherwise cost every rescore 0.1-0.5 s.
+        # (`close` gives them back, so a closed service can be collected.)
         gc.collect()
         gc.freeze()
         self.lock = threading.RLock()
@@ -167,6 +165,18 @@ class Service:
             self._scheduler = threading.Thread(target=self._schedule, daemon=True)
             self._scheduler.start()
 
+    def _prepare(self) -> None:
+        """Compile the rescoring query and build the id copies now, not at the first event.
+        A warehouse without its tables yet (the first events will create them) is fine:
+        each is then done when first needed."""
+        try:
+            self.engine.prepare_rescoring()
+            raw = getattr(self.engine.con, "con", None)
+            if isinstance(raw, duckdb.DuckDBPyConnection):  # intake writes DuckDB warehouses
+                prepare_intake(raw, "events")
+        except Exception as error:  # an optimisation must not stop the service starting
+            log.warning("not prepared at start (done when first needed): %s", str(error))
+
     def call(self, work: Callable[[Engine], T]) -> T:
         with self.lock:
             return work(self.engine)
@@ -174,7 +184,7 @@ class Service:
     def start_batch(self, actor: str) -> bool:
         """Start a full rescore in the background; False when one is already going."""
         with self.lock:
-            if self.batch is not None and self.batch.is_alive():
+            if self._stop.is_set() or (self.batch is not None and self.batch.is_alive()):
                 return False
             self.batch = threading.Thread(target=self._batch, args=(actor,), daemon=True)
             self.batch.start()
@@ -198,9 +208,15 @@ class Service:
     def close(self) -> None:
         self._stop.set()
         self.rescorer.stop()
-        if self.batch is not None:
-            self.batch.join(timeout=60)
+        # The scheduler first: it could otherwise start a batch after the join below.
+        if self._scheduler is not None:
+            self._scheduler.join(timeout=10)
+        with self.lock:  # a batch starting right now has its thread set when this returns
+            batch = self.batch
+        if batch is not None:
+            batch.join(timeout=60)
         self.engine.close()
+        gc.unfreeze()
 
     def status(self) -> dict[str, Any]:
         return {

@@ -63,6 +63,8 @@ class AccountQuery:
         con = sources.con
         if not isinstance(con, DuckDBBackend):
             return None
+        if not sources.table("accounts").account_id.type().is_string():
+            return None  # the markers and the ids written in are text
         compiled = []
         for day, accounts in _MARKS:
             table = metric_table(scorecard, sources, [day], accounts).order_by(list(ROW_ORDER))

@@ -9,16 +9,19 @@ id order lets DuckDB skip every block whose min/max cannot hold the id (0.4-0.8 
 `healthscore_newkeys__T`, the ids appended since (small, scanned whole). Lookups read
 both.
 
-They are written in the intake's own transaction, so they hold exactly the table's ids.
+They are written in the intake's own transaction, so they hold exactly the table's ids;
+beside them the intake keeps the table's identity and its row total (the copies' rows).
 Anything else that writes the table (a file ingest that re-clusters it, the user's own
-loads) changes it behind their back; then they are rebuilt (seconds at 100M rows), as
-they are when the new ids pass a tenth of the table. How that is noticed: at service
-start (`exact`), by counting the table's rows against the copies; per intake, by the
-table's identity and DuckDB's stored row total (`duckdb_tables()`), which the intake
-keeps beside the copies: counting 100M rows after appends cost 12 ms per intake, reading
-the stored total well under one. The stored total does not fall when rows are deleted,
-so a deletion by hand is only noticed at the next start (until then, an event re-sent
-with a deleted id counts as a duplicate).
+loads) changes it behind their back. Per intake that is noticed cheaply: the table's
+identity and DuckDB's stored row total (`duckdb_tables()`, no scan; counting 100M rows
+after appends cost 12 ms per intake) are compared with what was kept. Only when they
+differ are the table's rows counted in the intake's own snapshot against the copies (the
+stored total can include rows another connection committed after that snapshot began,
+and it does not fall on deletes), and the copies rebuilt if those differ too (seconds at
+100M rows), as they are when a new table of that name replaced the old one or the new
+ids pass a tenth of the table. At service start (`exact`) the counts are always compared.
+A row deleted by hand is only noticed once the counts differ (until then, an event re-sent
+with its id counts as a duplicate); ids changed in place are not noticed.
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ def _count(cursor: duckdb.DuckDBPyConnection, relation: str) -> int:
 
 def _stored_total(cursor: duckdb.DuckDBPyConnection, table: str) -> tuple[int, int]:
     """The table's identity and DuckDB's stored row total: cheap, no scan."""
+    # The table the unqualified name binds to: other attached databases may have one too.
     found = cursor.execute(
-        "SELECT table_oid, estimated_size FROM duckdb_tables() "
-        "WHERE table_name = ? AND NOT temporary ORDER BY schema_name = 'main' DESC LIMIT 1",
+        "SELECT table_oid, estimated_size FROM duckdb_tables() WHERE table_name = ? "
+        "AND database_name = current_database() AND schema_name = current_schema()",
         [table],
     ).fetchone()
     return (int(found[0]), int(found[1])) if found else (-1, -1)
@@ -71,10 +75,12 @@ def fresh_keys(
     identity = _stored_total(cursor, table)
     if all(exists(cursor, name) for name in names):
         appended = _count(cursor, new_keys)
-        if exact:
+        synced = _synced(cursor, table)
+        same_table = synced is not None and synced[0] == identity[0]
+        fresh = same_table and synced == identity and not exact
+        if same_table and not fresh:
+            # Counted in this transaction's snapshot, as the copies are.
             fresh = _count(cursor, sorted_keys) + appended == _count(cursor, quote(table))
-        else:
-            fresh = _synced(cursor, table) == identity
         if fresh and appended <= max(MERGE_AFTER, identity[1] // 10):
             return both
     cursor.execute(
@@ -86,7 +92,9 @@ def fresh_keys(
         f'CREATE TABLE IF NOT EXISTS {STATE} ("table" VARCHAR PRIMARY KEY, '
         "table_oid BIGINT NOT NULL, total BIGINT NOT NULL)"
     )
-    cursor.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?)", [table, *identity])
+    # The rows copied (this snapshot's), not the stored total, which may count more.
+    copied = _count(cursor, sorted_keys)
+    cursor.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, ?)", [table, identity[0], copied])
     return both
 
 

@@ -90,7 +90,8 @@ def auc_interval(
     if churned.all() or not churned.any():
         return None
     keys = np.arange(len(churned)) if groups is None else groups
-    members = pd.factorize(keys, use_na_sentinel=False)[0]  # any numbering will do
+    # Numbered in sorted order: the same interval whatever the order of the rows.
+    members = pd.factorize(keys, sort=True, use_na_sentinel=False)[0]
     rank = dense_rank(score)[1]
     accounts = int(members.max()) + 1
     generator = np.random.default_rng(seed)

@@ -27,8 +27,21 @@ _ORDER: dict[Sort, str] = {
     "account_id": "c.account_id",
 }
 # The run order: by as-of date, then by finish time.
-_NEWER = "(r.as_of > ? OR (r.as_of = ? AND r.finished_at >= ?))"
-_OLDER = "(r.as_of < ? OR (r.as_of = ? AND r.finished_at < ?))"
+# Strictly after / before a run in that order; the run id breaks exact ties.
+_NEWER = (
+    "(r.as_of > ? OR (r.as_of = ? AND (r.finished_at > ? OR (r.finished_at = ? AND r.run_id > ?))))"
+)
+_OLDER = (
+    "(r.as_of < ? OR (r.as_of = ? AND (r.finished_at < ? OR (r.finished_at = ? AND r.run_id < ?))))"
+)
+_LATEST_FIRST = "ORDER BY r.as_of DESC, r.finished_at DESC, r.run_id DESC"
+
+
+def _key(as_of: Any, finished: Any, run_id: Any) -> list[Any]:
+    """The parameters of `_NEWER` / `_OLDER` for one run."""
+    return [as_of, as_of, finished, finished, run_id]
+
+
 _FINISHED = "r.scorecard_name = ? AND r.mode = ? AND r.status = 'done'"
 
 
@@ -80,14 +93,14 @@ def _finished_runs(
     condition, params = _FINISHED, [scorecard_name, mode]
     if before is not None:
         key = db.query(
-            f"SELECT as_of, finished_at FROM {RUNS} WHERE run_id = ? AND status = 'done'",
-            (before,),
+            f"SELECT as_of, finished_at FROM {RUNS} r WHERE run_id = ? AND {_FINISHED}",
+            (before, scorecard_name, mode),
         )
         if key.empty:
             return None
         as_of, finished = key["as_of"].iloc[0], key["finished_at"].iloc[0]
         condition += f" AND {_OLDER}"
-        params += [as_of, as_of, finished]
+        params += _key(as_of, finished, before)
     return condition, params
 
 
@@ -107,8 +120,7 @@ def latest_run(
         condition += " AND COALESCE(r.scope, 'all') = ?"
         params.append(scope)
     found = db.query(
-        f"SELECT r.run_id FROM {RUNS} r WHERE {condition} "
-        "ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1",
+        f"SELECT r.run_id FROM {RUNS} r WHERE {condition} {_LATEST_FIRST} LIMIT 1",
         params,
     )
     return None if found.empty else str(found["run_id"].iloc[0])
@@ -121,14 +133,14 @@ def _span(db: Database, scorecard_name: str, mode: RunMode, before: str | None) 
     condition, params = finished
     full = db.query(
         f"SELECT r.run_id, r.as_of, r.finished_at FROM {RUNS} r WHERE {condition} "
-        "AND COALESCE(r.scope, 'all') = 'all' ORDER BY r.as_of DESC, r.finished_at DESC LIMIT 1",
+        f"AND COALESCE(r.scope, 'all') = 'all' {_LATEST_FIRST} LIMIT 1",
         params,
     )
     if full.empty:
         return _Span(None, condition, params)
     run_id, as_of, finished = (full[column].iloc[0] for column in full.columns)
-    later = f"{condition} AND {_NEWER} AND r.run_id <> ?"
-    return _Span(str(run_id), later, [*params, as_of, as_of, finished, run_id])
+    later = f"{condition} AND {_NEWER}"
+    return _Span(str(run_id), later, [*params, *_key(as_of, finished, run_id)])
 
 
 def current_rows(
@@ -145,7 +157,12 @@ def current_rows(
     """How many current rows pass the filters, and the decoded page of them."""
     span = _span(db, scorecard_name, mode, before)
     if span is None or filters.accounts == ():
-        return 0, decode(db.query(f"SELECT s.* FROM {SCORES} s WHERE 1 = 0"))
+        empty = db.query(
+            "SELECT s.*, o.reason AS override_reason, o.author AS override_by, "
+            f"o.until AS override_until FROM {SCORES} s LEFT JOIN {OVERRIDES} o "
+            "ON o.override_id = s.override_id WHERE 1 = 0"
+        )
+        return 0, decode(empty)
     accounts, account_params = "", []
     if filters.accounts is not None:
         accounts = f" AND s.account_id IN ({', '.join('?' * len(filters.accounts))})"
@@ -155,7 +172,7 @@ def current_rows(
     # account: an anti-join whose hashed side is the few, not a ranking of every row.
     later = (
         f"SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY s.account_id "
-        "ORDER BY r.as_of DESC, r.finished_at DESC) AS hs_newest "
+        f"{_LATEST_FIRST}) AS hs_newest "
         f"FROM {SCORES} s JOIN {RUNS} r ON r.run_id = s.run_id WHERE {span.later}{accounts}"
     )
     params = [*span.params, *account_params]
