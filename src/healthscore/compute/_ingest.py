@@ -36,13 +36,12 @@ from healthscore.compute._ingest_checks import (
     check,
     check_table,
     counts,
-    exists,
     quote,
     utc_naive,
     write,
     write_transaction,
 )
-from healthscore.compute._ingest_keys import add_keys, fresh_keys
+from healthscore.compute._ingest_keys import add_keys, fresh_keys, keyed_column
 
 __all__ = [
     "ID_COLUMNS",
@@ -199,15 +198,11 @@ def ingest_rows(
         cursor.execute(
             f"CREATE OR REPLACE TEMP VIEW {RAW} AS SELECT {', '.join(flat)} FROM {_INPUT}"
         )
-        keyed = (
-            id_column is not None
-            and exists(cursor, table)
-            and id_column in cursor.table(quote(table)).columns
-        )
-        ids = fresh_keys(cursor, table, str(id_column)) if keyed else None
+        keyed = keyed_column(cursor, table)
+        ids = None if keyed is None else fresh_keys(cursor, table, keyed)
         columns = check(cursor, table, "the rows", now, ids)
         write(cursor, table, columns, source, now)
-        if keyed:  # every accepted row, so the copies keep the table's row count
+        if keyed is not None:  # every accepted row, so the copies keep the table's row count
             add_keys(cursor, table, f"SELECT _hs_key FROM {CHECKED} WHERE _hs_status = 'accepted'")
         key = f"CAST({quote(id_column)} AS VARCHAR)" if id_column in columns else "NULL"
         statuses = [
@@ -235,13 +230,9 @@ def prepare_intake(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Build the sorted copies of `table`'s ids now (seconds at 100M rows) rather than in
     the first intake's answer; nothing when the table does not exist yet."""
     check_table(table)
-    id_column = ID_COLUMNS[table]
-    if id_column is None or not exists(con, table):
-        return
-    if id_column in con.table(quote(table)).columns:
-        write_transaction(
-            con, table, lambda cursor: fresh_keys(cursor, table, id_column, exact=True)
-        )
+    keyed = keyed_column(con, table)
+    if keyed is not None:
+        write_transaction(con, table, lambda cursor: fresh_keys(cursor, table, keyed, exact=True))
 
 
 def _drop(cursor: duckdb.DuckDBPyConnection) -> None:

@@ -28,11 +28,20 @@ from __future__ import annotations
 
 import duckdb
 
-from healthscore.compute._ingest_checks import exists, quote
+from healthscore.compute._ingest_checks import ID_COLUMNS, exists, quote
 
 # Appended ids are merged into the sorted copy past this many (and a tenth of the table).
 MERGE_AFTER = 1_000_000
 STATE = "healthscore_keys_state"
+
+
+def keyed_column(cursor: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """The id column whose copies an intake into `table` keeps: None when the table has
+    no id column in the contract, or does not exist (yet), or lacks it."""
+    id_column = ID_COLUMNS[table]
+    if id_column is None or not exists(cursor, table):
+        return None
+    return id_column if id_column in cursor.table(quote(table)).columns else None
 
 
 def _names(table: str) -> tuple[str, str]:

@@ -43,6 +43,11 @@ def _key(as_of: Any, finished: Any, run_id: Any) -> list[Any]:
 
 
 _FINISHED = "r.scorecard_name = ? AND r.mode = ? AND r.status = 'done'"
+# Every row an override affects shows its reason, author and expiry.
+OVERRIDE_DETAILS = "o.reason AS override_reason, o.author AS override_by, o.until AS override_until"
+WITH_OVERRIDE = (
+    f"{OVERRIDE_DETAILS} FROM {SCORES} s LEFT JOIN {OVERRIDES} o ON o.override_id = s.override_id"
+)
 
 
 @dataclass(frozen=True)
@@ -59,13 +64,14 @@ class Filters:
     def sql(self) -> tuple[str, list[Any]]:
         parts: list[str] = []
         params: list[Any] = []
-        for column, value in (("tier", self.tier), ("segment", self.segment)):
+        for column, value in (
+            ("tier", self.tier),
+            ("segment", self.segment),
+            ("owner", self.owner),
+        ):
             if value is not None:
                 parts.append(f"c.{column} = ?")
                 params.append(value)
-        if self.owner is not None:
-            parts.append("c.owner = ?")
-            params.append(self.owner)
         if self.min_score is not None:
             parts.append("c.score >= ?")
             params.append(self.min_score)
@@ -157,12 +163,7 @@ def current_rows(
     """How many current rows pass the filters, and the decoded page of them."""
     span = _span(db, scorecard_name, mode, before)
     if span is None or filters.accounts == ():
-        empty = db.query(
-            "SELECT s.*, o.reason AS override_reason, o.author AS override_by, "
-            f"o.until AS override_until FROM {SCORES} s LEFT JOIN {OVERRIDES} o "
-            "ON o.override_id = s.override_id WHERE 1 = 0"
-        )
-        return 0, decode(empty)
+        return 0, decode(db.query(f"SELECT s.*, {WITH_OVERRIDE} WHERE 1 = 0"))
     accounts, account_params = "", []
     if filters.accounts is not None:
         accounts = f" AND s.account_id IN ({', '.join('?' * len(filters.accounts))})"
@@ -191,8 +192,7 @@ def current_rows(
     everything = [*params, *filter_params]
     # Override details are joined onto the page only.
     rows = db.query(
-        "SELECT c.*, o.reason AS override_reason, o.author AS override_by, "
-        f"o.until AS override_until FROM ({current} ORDER BY {order}{page}) c "
+        f"SELECT c.*, {OVERRIDE_DETAILS} FROM ({current} ORDER BY {order}{page}) c "
         f"LEFT JOIN {OVERRIDES} o ON o.override_id = c.override_id ORDER BY {order}",
         everything,
     )

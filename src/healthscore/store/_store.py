@@ -9,18 +9,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from healthscore.store._current import Filters, Sort, current_rows, latest_run
+from healthscore.store._current import WITH_OVERRIDE, Filters, Sort, current_rows, latest_run
 from healthscore.store._database import Database, open_database
 from healthscore.store._rows import decode
 from healthscore.store._runs import RunMode, RunScope
-from healthscore.store._schema import OVERRIDES, RUNS, SCORES, ensure_schema
+from healthscore.store._schema import RUNS, SCORES, ensure_schema
 
 _RECENT_COLUMNS = "s.account_id, s.as_of, s.score, s.tier, s.computed_tier, s.override_id"
-# Every row an override affects shows its reason, author and expiry.
-_WITH_OVERRIDE = (
-    "o.reason AS override_reason, o.author AS override_by, o.until AS override_until "
-    f"FROM {SCORES} s LEFT JOIN {OVERRIDES} o ON o.override_id = s.override_id"
-)
 
 
 class Store:
@@ -74,7 +69,7 @@ class Store:
 
     def scores(self, run_id: str) -> pd.DataFrame:
         """Every row of one run, decoded."""
-        rows = self.db.query(f"SELECT s.*, {_WITH_OVERRIDE} WHERE s.run_id = ?", (run_id,))
+        rows = self.db.query(f"SELECT s.*, {WITH_OVERRIDE} WHERE s.run_id = ?", (run_id,))
         return decode(rows)
 
     def current(
@@ -134,7 +129,7 @@ class Store:
         where = "AND r.scorecard_name = ?" if scorecard_name else ""
         params: tuple[str, ...] = (account_id, mode, *((scorecard_name,) if scorecard_name else ()))
         rows = self.db.query(
-            f"SELECT s.*, r.mode, r.finished_at, {_WITH_OVERRIDE} "
+            f"SELECT s.*, r.mode, r.finished_at, {WITH_OVERRIDE} "
             f"JOIN {RUNS} r ON r.run_id = s.run_id "
             f"WHERE s.account_id = ? AND r.mode = ? AND r.status = 'done' {where} "
             "ORDER BY s.as_of, r.finished_at",
